@@ -1,0 +1,370 @@
+"""The model IR: the contract between the Keras importer (``rnnmcu.trainer``) and code
+generation (``rnnmcu.codegen``).  Neither side imports the other; both import this module.
+
+Canonical form (fixed once, at import):
+
+* Matrices are stored row-major with one row per *output*: ``W`` is ``(G*units, input_dim)``,
+  ``U`` is ``(G*units, units)``, Dense ``W`` is ``(out, in)``.  (Keras stores the transpose.)
+* Gate order, rows ``[g*units:(g+1)*units]``:
+  - ``simple``: one block (G = 1)
+  - ``lstm`` / ``peephole_lstm``: i, f, g (candidate, Keras "c"), o (G = 4) — Keras' own order
+  - ``gru`` / ``peephole_gru``: z, r, h (candidate) (G = 3) — Keras' own order
+* Biases: ``b`` is the input-side bias (G*units).  ``b_rec`` is the recurrent bias, non-zero only for
+  GRU with ``reset_after=True`` (Keras' second bias row); zeros elsewhere.  ``use_bias=False``
+  imports as zero biases.
+* Peepholes (``p``): ``peephole_lstm`` has (3, units) rows for i, f, o; ``peephole_gru`` has
+  (1, units) for z.  Other cells have ``p = None``.
+* Activation names are the canonical names in :data:`ELEMENTWISE` (aliases resolved at import).
+* Input standardisation (a Keras ``Normalization`` layer, or none) is kept as ``norm_mean`` and
+  ``norm_std`` in sensor units: the model's first layer sees ``(x - mean) / std``.
+* Masking: ``mask_value`` in sensor units per channel, or ``None``.  A step whose raw input equals
+  the mask value on every channel is skipped: state and outputs are carried over unchanged.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+IR_VERSION = 1
+
+CELLS = ("simple", "lstm", "gru", "peephole_lstm", "peephole_gru")
+GATES = {"simple": 1, "lstm": 4, "peephole_lstm": 4, "gru": 3, "peephole_gru": 3}
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+# Elementwise activations with a float definition in rnnmcu.codegen.activations.
+ELEMENTWISE = (
+    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "sigmoid",
+    "hard_sigmoid", "hard_silu", "silu", "softplus", "softsign", "tanh", "exponential", "mish",
+    "log_sigmoid", "tanh_shrink", "hard_tanh", "soft_shrink", "hard_shrink", "sparse_plus",
+    "squareplus",
+)
+
+
+class IRError(ValueError):
+    """An IR that breaks its own invariants (a bug in whoever built it, or a corrupt file)."""
+
+
+def _arr(a: Any, dtype=np.float32) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(a, dtype=dtype))
+
+
+@dataclass
+class Recurrent:
+    cell: str
+    units: int
+    input_dim: int
+    W: np.ndarray
+    U: np.ndarray
+    b: np.ndarray
+    b_rec: np.ndarray
+    activation: str = "tanh"
+    recurrent_activation: str = "sigmoid"
+    return_sequences: bool = False
+    go_backwards: bool = False
+    reset_after: bool = True
+    p: np.ndarray | None = None
+    name: str = ""
+    type: str = field(default="recurrent", init=False)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise IRError(f"unknown cell {self.cell!r}; known: {', '.join(CELLS)}")
+        g = GATES[self.cell] * self.units
+        self.W, self.U, self.b, self.b_rec = _arr(self.W), _arr(self.U), _arr(self.b), _arr(self.b_rec)
+        _shape(self, "W", (g, self.input_dim))
+        _shape(self, "U", (g, self.units))
+        _shape(self, "b", (g,))
+        _shape(self, "b_rec", (g,))
+        for a in (self.activation, self.recurrent_activation):
+            if a not in ELEMENTWISE:
+                raise IRError(f"layer {self.name!r}: unknown activation {a!r}")
+        if self.cell.startswith("peephole"):
+            if self.p is None:
+                raise IRError(f"layer {self.name!r}: {self.cell} needs peephole weights p")
+            self.p = _arr(self.p)
+            _shape(self, "p", (3 if self.cell == "peephole_lstm" else 1, self.units))
+        elif self.p is not None:
+            raise IRError(f"layer {self.name!r}: only peephole cells carry p")
+
+    @property
+    def gates(self) -> int:
+        return GATES[self.cell]
+
+    @property
+    def output_dim(self) -> int:
+        return self.units
+
+
+@dataclass
+class Bidirectional:
+    forward: Recurrent
+    backward: Recurrent
+    merge_mode: str = "concat"
+    name: str = ""
+    type: str = field(default="bidirectional", init=False)
+
+    def __post_init__(self) -> None:
+        if self.merge_mode not in MERGE_MODES:
+            raise IRError(f"layer {self.name!r}: merge_mode {self.merge_mode!r} not in {MERGE_MODES}")
+        if self.forward.return_sequences != self.backward.return_sequences:
+            raise IRError(f"layer {self.name!r}: both directions must agree on return_sequences")
+        if self.forward.units != self.backward.units or self.forward.input_dim != self.backward.input_dim:
+            raise IRError(f"layer {self.name!r}: both directions must have the same shape")
+
+    @property
+    def return_sequences(self) -> bool:
+        return self.forward.return_sequences
+
+    @property
+    def input_dim(self) -> int:
+        return self.forward.input_dim
+
+    @property
+    def output_dim(self) -> int:
+        return self.forward.units * (2 if self.merge_mode == "concat" else 1)
+
+
+@dataclass
+class Dense:
+    W: np.ndarray
+    b: np.ndarray
+    activation: str = "linear"
+    name: str = ""
+    type: str = field(default="dense", init=False)
+
+    def __post_init__(self) -> None:
+        self.W, self.b = _arr(self.W), _arr(self.b)
+        if self.W.ndim != 2:
+            raise IRError(f"layer {self.name!r}: W must be 2-D (out, in)")
+        _shape(self, "b", (self.W.shape[0],))
+        if self.activation not in ELEMENTWISE:
+            raise IRError(f"layer {self.name!r}: unknown activation {self.activation!r}")
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.W.shape[1])
+
+    @property
+    def output_dim(self) -> int:
+        return int(self.W.shape[0])
+
+
+@dataclass
+class Activation:
+    activation: str
+    dim: int
+    name: str = ""
+    type: str = field(default="activation", init=False)
+
+    def __post_init__(self) -> None:
+        if self.activation not in ELEMENTWISE:
+            raise IRError(f"layer {self.name!r}: unknown activation {self.activation!r}")
+
+    @property
+    def input_dim(self) -> int:
+        return self.dim
+
+    @property
+    def output_dim(self) -> int:
+        return self.dim
+
+
+@dataclass
+class Softmax:
+    dim: int
+    name: str = ""
+    type: str = field(default="softmax", init=False)
+
+    @property
+    def input_dim(self) -> int:
+        return self.dim
+
+    @property
+    def output_dim(self) -> int:
+        return self.dim
+
+
+Layer = Union[Recurrent, Bidirectional, Dense, Activation, Softmax]
+_LAYER_TYPES = {"recurrent": Recurrent, "bidirectional": Bidirectional, "dense": Dense,
+                "activation": Activation, "softmax": Softmax}
+
+
+@dataclass
+class Model:
+    """A whole network: ``x (T, input_dim)`` in sensor units → outputs.
+
+    ``output_sequence`` is true when the model outputs one vector per step (the last recurrent
+    layer returns sequences); otherwise it outputs one vector per window, after the last step.
+    """
+
+    name: str
+    input_dim: int
+    layers: list[Layer]
+    norm_mean: np.ndarray | None = None
+    norm_std: np.ndarray | None = None
+    mask_value: np.ndarray | None = None
+    max_steps: int | None = None
+    stateful: bool = False
+    class_names: list[str] | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise IRError(f"model name {self.name!r} must be a C identifier")
+        f = self.input_dim
+        self.norm_mean = _arr(np.zeros(f) if self.norm_mean is None else self.norm_mean)
+        self.norm_std = _arr(np.ones(f) if self.norm_std is None else self.norm_std)
+        _shape(self, "norm_mean", (f,))
+        _shape(self, "norm_std", (f,))
+        if np.any(self.norm_std <= 0):
+            raise IRError("norm_std must be positive")
+        if self.mask_value is not None:
+            self.mask_value = _arr(self.mask_value)
+            _shape(self, "mask_value", (f,))
+        if not any(isinstance(l, (Recurrent, Bidirectional)) for l in self.layers):
+            raise IRError("a model needs at least one recurrent layer")
+        seq = True
+        d = f
+        for l in self.layers:
+            if l.input_dim != d:
+                raise IRError(f"layer {l.name!r}: takes {l.input_dim} inputs but receives {d}")
+            if isinstance(l, (Recurrent, Bidirectional)):
+                if not seq:
+                    raise IRError(f"layer {l.name!r}: a recurrent layer needs a sequence input")
+                seq = l.return_sequences
+            d = l.output_dim
+
+    @property
+    def output_dim(self) -> int:
+        return self.layers[-1].output_dim
+
+    @property
+    def output_sequence(self) -> bool:
+        seq = True
+        for l in self.layers:
+            if isinstance(l, (Recurrent, Bidirectional)):
+                seq = l.return_sequences
+        return seq
+
+    @property
+    def needs_window(self) -> bool:
+        """True when a step cannot be computed from the past alone (backward passes)."""
+        for l in self.layers:
+            if isinstance(l, Bidirectional) or (isinstance(l, Recurrent) and l.go_backwards):
+                return True
+        return False
+
+
+def _shape(obj: Any, attr: str, want: tuple[int, ...]) -> None:
+    got = getattr(obj, attr).shape
+    if tuple(got) != tuple(want):
+        raise IRError(f"{type(obj).__name__} {getattr(obj, 'name', '')!r}: {attr} has shape {got}, expected {want}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Serialisation: a zip with ``ir.json`` (structure; arrays replaced by references) and
+# ``arrays.npz``.  Other parts (the quantised plan) add their own members via ``extra``.
+# ---------------------------------------------------------------------------------------------
+
+def _to_json(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
+    if isinstance(obj, np.ndarray):
+        key = f"a{len(arrays)}"
+        arrays[key] = obj
+        return {"$array": key}
+    if dataclasses.is_dataclass(obj):
+        out = {}
+        for f in dataclasses.fields(obj):
+            out[f.name] = _to_json(getattr(obj, f.name), arrays, f"{path}.{f.name}")
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_to_json(v, arrays, f"{path}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, dict):
+        return {k: _to_json(v, arrays, f"{path}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    return obj
+
+
+def _from_json(obj: Any, arrays: Any) -> Any:
+    if isinstance(obj, dict):
+        if "$array" in obj:
+            return np.asarray(arrays[obj["$array"]])
+        return {k: _from_json(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_from_json(v, arrays) for v in obj]
+    return obj
+
+
+def _layer_from_dict(d: dict[str, Any]) -> Layer:
+    d = dict(d)
+    kind = d.pop("type")
+    cls = _LAYER_TYPES.get(kind)
+    if cls is None:
+        raise IRError(f"unknown layer type {kind!r} in IR file")
+    if cls is Bidirectional:
+        d["forward"] = _layer_from_dict(d["forward"])
+        d["backward"] = _layer_from_dict(d["backward"])
+    return cls(**d)
+
+
+def model_to_dict(model: Model, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    return _to_json(model, arrays, "model")
+
+
+def model_from_dict(d: dict[str, Any], arrays: Any) -> Model:
+    d = _from_json(d, arrays)
+    d["layers"] = [_layer_from_dict(l) for l in d["layers"]]
+    return Model(**d)
+
+
+def save(path: str, model: Model, extra: dict[str, Any] | None = None) -> None:
+    """Write ``model`` (and an optional JSON-able ``extra`` section that may hold arrays)
+    atomically: a half-written file is never left at ``path``."""
+    import os
+    import tempfile
+
+    arrays: dict[str, np.ndarray] = {}
+    doc = {"format": "rnnmcu-ir", "version": IR_VERSION, "model": model_to_dict(model, arrays)}
+    if extra is not None:
+        doc["extra"] = _to_json(extra, arrays, "extra")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".rnnmcu-", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("ir.json", json.dumps(doc, indent=1, sort_keys=True))
+            z.writestr("arrays.npz", buf.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path: str) -> tuple[Model, dict[str, Any] | None]:
+    """Read a file written by :func:`save`.  Raises :class:`IRError` on anything malformed."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            doc = json.loads(z.read("ir.json"))
+            arrays = dict(np.load(io.BytesIO(z.read("arrays.npz")), allow_pickle=False))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError, OSError) as e:
+        raise IRError(f"{path}: not a readable rnnmcu model file ({e})") from e
+    if doc.get("format") != "rnnmcu-ir":
+        raise IRError(f"{path}: not an rnnmcu model file")
+    if doc.get("version") != IR_VERSION:
+        raise IRError(f"{path}: IR version {doc.get('version')} but this rnnmcu reads version {IR_VERSION}")
+    try:
+        model = model_from_dict(doc["model"], arrays)
+    except (TypeError, KeyError) as e:
+        raise IRError(f"{path}: malformed model section ({e})") from e
+    extra = _from_json(doc["extra"], arrays) if "extra" in doc else None
+    return model, extra
