@@ -1,0 +1,1 @@
+"""Quantisation, the bit-exact integer reference, the float reference and the C emitters."""
