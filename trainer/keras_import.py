@@ -1,0 +1,541 @@
+"""Keras 3 model -> :class:`rnnmcu.ir.Model`.
+
+One handler per Keras layer class, registered in one table (:data:`LAYER_HANDLERS`; a
+duplicate registration is an error).  Recurrent layers (``SimpleRNN``, ``LSTM``, ``GRU``, a
+generic ``RNN``) dispatch once more on their *cell* class (:data:`CELL_HANDLERS`), so a new
+cell — e.g. the project's peephole LSTM/GRU cells — is one :func:`register_cell` call.
+Everything is canonicalised here, once: matrices transposed to ``(out, in)``, the GRU bias split,
+activation aliases resolved, the ``Normalization`` layer folded into ``norm_mean`` / ``norm_std``,
+the ``Masking`` value converted to sensor units.  Anything not understood raises
+:class:`~rnnmcu.errors.UnsupportedModelError` naming the layer, its class and what is supported.
+
+Keras semantics the references must reproduce (Keras 3.15, TensorFlow backend; each one is
+checked by ``tests/test_keras_import.py``):
+
+(a) **Masking, ``return_sequences=True``**: at a masked step the layer outputs its *previous*
+    output (zeros before the first valid step) and its state is carried unchanged.  With
+    ``return_sequences=False`` the output is the last valid step's.  Exception: inside
+    ``Bidirectional`` (with ``return_sequences=True``) Keras forces ``zero_output_for_mask``, so
+    both directions output **zeros** at masked steps.  A standalone layer configured with
+    ``zero_output_for_mask=True`` is refused when the model masks (the IR cannot say it).
+(b) **``go_backwards=True``, ``return_sequences=True``**: the layer walks the input last step
+    first and returns outputs in *processing* order: ``y[k]`` is the output after consuming
+    input step ``T-1-k`` (it is not flipped back).  With a mask, the mask is reversed along with
+    the input (a masked input step is skipped), but the mask passed *on* to the next layer is the
+    original, un-reversed one: a layer stacked after a ``go_backwards`` layer skips ``y[k]``
+    when input step ``k`` (not ``T-1-k``) was masked.
+(c) **``Bidirectional``, ``return_sequences=True``**: the backward layer's output sequence is
+    flipped back, so row ``t`` of the merged output combines the forward output after step ``t``
+    with the backward output after consuming steps ``T-1 .. t``.  ``merge_mode`` ``concat`` is
+    ``[forward, backward]`` along features, ``ave`` is ``(f + b) / 2``.  With
+    ``return_sequences=False`` the backward half is its final output (after consuming step 0).
+
+IR mapping of ``Bidirectional``: ``forward`` is Keras' ``forward_layer`` (``go_backwards``
+false) and ``backward`` is Keras' ``backward_layer`` as a Recurrent with ``go_backwards=True``
+— i.e. run by itself it returns processing order (b); the Bidirectional then flips it (c).
+"""
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+import keras
+
+from rnnmcu import ir
+from rnnmcu.codegen import activations as _act
+from rnnmcu.errors import InputError, UnsupportedModelError
+
+L = keras.layers
+
+LayerHandler = Callable[[Any, "_Ctx"], list]
+CellHandler = Callable[[Any, Any, "_Ctx", int], "ir.Recurrent"]
+
+LAYER_HANDLERS: dict[type, LayerHandler] = {}
+CELL_HANDLERS: dict[type, CellHandler] = {}
+
+
+def register(*classes: type) -> Callable[[LayerHandler], LayerHandler]:
+    """Register ``handler(layer, ctx) -> [ir layers]`` for exact Keras layer classes."""
+    def deco(fn: LayerHandler) -> LayerHandler:
+        for c in classes:
+            if c in LAYER_HANDLERS:
+                raise ValueError(f"a handler for Keras layer class {c.__name__} is already registered")
+            LAYER_HANDLERS[c] = fn
+        return fn
+    return deco
+
+
+def register_cell(*classes: type) -> Callable[[CellHandler], CellHandler]:
+    """Register ``handler(rnn_layer, cell, ctx, input_dim) -> ir.Recurrent`` for a cell class."""
+    def deco(fn: CellHandler) -> CellHandler:
+        for c in classes:
+            if c in CELL_HANDLERS:
+                raise ValueError(f"a handler for Keras cell class {c.__name__} is already registered")
+            CELL_HANDLERS[c] = fn
+        return fn
+    return deco
+
+
+def supported_layers() -> list[str]:
+    return sorted({c.__name__ for c in LAYER_HANDLERS})
+
+
+def supported_cells() -> list[str]:
+    return sorted({c.__name__ for c in CELL_HANDLERS})
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+def _who(layer: Any) -> str:
+    return f'{type(layer).__name__} layer "{layer.name}"'
+
+
+def _unsupported(layer: Any, what: str, hint: str | None = None) -> UnsupportedModelError:
+    return UnsupportedModelError(f"{_who(layer)}: {what}", hint)
+
+
+def _np(v: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float32)
+
+
+# Keras' activation functions by identity -> their Keras name (aliases included).
+_KERAS_ACTIVATIONS: dict[Any, str] = {}
+for _n in [n for n in dir(keras.activations) if not n.startswith("_")]:
+    _f = getattr(keras.activations, _n)
+    if callable(_f) and _n not in ("get", "serialize", "deserialize"):
+        _KERAS_ACTIVATIONS.setdefault(_f, _n)
+
+
+def _activation_name(fn: Any) -> str:
+    """The Keras name of an activation function object (or a description of a foreign one)."""
+    if fn is None:
+        return "linear"
+    if isinstance(fn, str):
+        return fn
+    try:
+        if fn in _KERAS_ACTIVATIONS:
+            return _KERAS_ACTIVATIONS[fn]
+    except TypeError:  # unhashable callable object
+        pass
+    return f"<custom {getattr(fn, '__name__', type(fn).__name__)}>"
+
+
+def _elementwise(layer: Any, option: str, fn: Any) -> str:
+    """Canonical IR name of an elementwise activation, or an error naming layer/option/value."""
+    name = _activation_name(fn)
+    canon = _act.ALIASES.get(name, name)
+    if canon in ir.ELEMENTWISE:
+        return canon
+    raise _unsupported(
+        layer, f"{option}={name!r} is not supported; supported elementwise activations: "
+        f"{', '.join(ir.ELEMENTWISE)}"
+        + ("; softmax is supported as a Dense or Activation activation, or a Softmax layer"
+           if name == "softmax" else ""))
+
+
+def sanitise_name(name: str) -> str:
+    """A C identifier from a Keras model name: ``my-model 2`` -> ``my_model_2``."""
+    s = re.sub(r"[^0-9A-Za-z_]", "_", name or "")
+    s = re.sub(r"_+", "_", s).strip("_")
+    if not s:
+        s = "model"
+    if s[0].isdigit():
+        s = "m_" + s
+    return s
+
+
+@dataclass
+class _Ctx:
+    """Import state threaded through the handlers, layer by layer."""
+
+    model_name: str
+    dim: int                      # features entering the current layer
+    seq: bool = True              # is the current tensor a sequence?
+    index: int = 0                # position of the current layer in the flattened chain
+    seen_compute: bool = False    # a computing layer (not Masking/Normalization/Input/noise) seen
+    masked: bool = False          # a Masking layer precedes the current layer
+    norm_mean: np.ndarray | None = None
+    norm_std: np.ndarray | None = None
+    mask_value: np.ndarray | None = None
+    stateful: bool = False
+    layers: list = field(default_factory=list)
+
+
+def _build(layer: Any, make: Callable[[], Any]) -> Any:
+    """Build an IR layer; an invariant it breaks becomes an error naming the Keras layer."""
+    try:
+        return make()
+    except ir.IRError as e:
+        raise _unsupported(layer, f"cannot be represented in the IR: {e}") from e
+
+
+# ---------------------------------------------------------------------------------------------
+# layer handlers
+# ---------------------------------------------------------------------------------------------
+
+@register(L.InputLayer)
+def _input(layer: Any, ctx: _Ctx) -> list:
+    return []
+
+
+@register(L.Dropout, L.GaussianNoise, L.GaussianDropout, L.AlphaDropout, L.SpatialDropout1D)
+def _identity_at_inference(layer: Any, ctx: _Ctx) -> list:
+    return []
+
+
+@register(L.Normalization)
+def _normalization(layer: Any, ctx: _Ctx) -> list:
+    if ctx.seen_compute or ctx.norm_mean is not None:
+        raise _unsupported(layer, "Normalization is only supported as the model's first layer "
+                           "(optionally next to Masking)")
+    if getattr(layer, "invert", False):
+        raise _unsupported(layer, "invert=True is not supported")
+    keep = list(getattr(layer, "_keep_axis", []) or [])
+    if keep != [2]:
+        raise _unsupported(layer, f"axis={layer.axis!r} is not supported: only axis=-1 "
+                           "(per feature) normalisation can be folded into the input")
+    if getattr(layer, "mean", None) is None or getattr(layer, "variance", None) is None:
+        raise _unsupported(layer, "has no mean/variance (call adapt() or pass mean and variance)")
+    mean = _np(layer.mean).reshape(-1)
+    var = _np(layer.variance).reshape(-1)
+    if mean.shape != (ctx.dim,) or var.shape != (ctx.dim,):
+        raise _unsupported(layer, f"mean/variance have {mean.size} values for {ctx.dim} features")
+    # Keras: (x - mean) / maximum(sqrt(variance), epsilon()), in float32.
+    std = np.maximum(np.sqrt(var), np.float32(keras.config.epsilon())).astype(np.float32)
+    ctx.norm_mean, ctx.norm_std = mean, std
+    if ctx.mask_value is not None:
+        pass  # Masking came first: it compares raw inputs, nothing to convert
+    return []
+
+
+@register(L.Masking)
+def _masking(layer: Any, ctx: _Ctx) -> list:
+    if ctx.seen_compute or ctx.mask_value is not None:
+        raise _unsupported(layer, "Masking is only supported on the model input (as the first "
+                           "layer, or right after the input Normalization)")
+    mv = np.broadcast_to(np.asarray(layer.mask_value, dtype=np.float32), (ctx.dim,)).copy()
+    if ctx.norm_mean is not None:
+        # Masking after Normalization compares (x - mean) / std with mask_value: in sensor units
+        # that is x == mean + mask_value * std (exact for mask_value 0: x - mean == 0 iff x == mean).
+        mv = (ctx.norm_mean + mv * ctx.norm_std).astype(np.float32)
+    ctx.mask_value = mv
+    ctx.masked = True
+    return []
+
+
+def _dense_ir(layer: Any, ctx: _Ctx, W: np.ndarray, b: np.ndarray | None) -> list:
+    if getattr(layer, "quantization_mode", None):
+        raise _unsupported(layer, f"quantization_mode={layer.quantization_mode!r} is not supported "
+                           "(import the float model; rnnmcu quantises itself)")
+    if W.ndim != 2 or W.shape[0] != ctx.dim:
+        raise _unsupported(layer, f"kernel shape {W.shape} does not take {ctx.dim} features")
+    name = _activation_name(layer.activation)
+    out: list = []
+    bias = np.zeros(W.shape[1], np.float32) if b is None else b
+    if name == "softmax":
+        out.append(_build(layer, lambda: ir.Dense(W=W.T, b=bias, activation="linear", name=layer.name)))
+        out.append(ir.Softmax(dim=W.shape[1], name=f"{layer.name}_softmax"))
+    else:
+        act = _elementwise(layer, "activation", layer.activation)
+        out.append(_build(layer, lambda: ir.Dense(W=W.T, b=bias, activation=act, name=layer.name)))
+    ctx.dim = W.shape[1]
+    return out
+
+
+@register(L.Dense)
+def _dense(layer: Any, ctx: _Ctx) -> list:
+    return _dense_ir(layer, ctx, _np(layer.kernel), _np(layer.bias) if layer.use_bias else None)
+
+
+@register(L.TimeDistributed)
+def _time_distributed(layer: Any, ctx: _Ctx) -> list:
+    inner = layer.layer
+    if type(inner) is not L.Dense:
+        raise _unsupported(layer, f"wraps {_who(inner)}; only TimeDistributed(Dense) is supported")
+    if not ctx.seq:
+        raise _unsupported(layer, "needs a sequence input")
+    out = _dense_ir(inner, ctx, _np(inner.kernel), _np(inner.bias) if inner.use_bias else None)
+    out[0].name = layer.name
+    return out
+
+
+@register(L.Activation)
+def _activation_layer(layer: Any, ctx: _Ctx) -> list:
+    name = _activation_name(layer.activation)
+    if name == "softmax":
+        return [ir.Softmax(dim=ctx.dim, name=layer.name)]
+    return [ir.Activation(activation=_elementwise(layer, "activation", layer.activation),
+                          dim=ctx.dim, name=layer.name)]
+
+
+@register(L.Softmax)
+def _softmax_layer(layer: Any, ctx: _Ctx) -> list:
+    rank = 3 if ctx.seq else 2
+    axis = layer.axis if not isinstance(layer.axis, (list, tuple)) else tuple(layer.axis)
+    if isinstance(axis, tuple):
+        axis = axis[0] if len(axis) == 1 else axis
+    if axis not in (-1, rank - 1):
+        raise _unsupported(layer, f"axis={layer.axis!r} is not supported: only the feature axis (-1)")
+    if ctx.masked and ctx.seq:
+        # Keras' Softmax layer applies the (batch, time) mask to the (batch, time, class) input
+        # by broadcasting it against the class axis: not a per-step softmax.
+        raise _unsupported(layer, "a Softmax layer receiving a masked sequence is not supported "
+                           "(Keras broadcasts the time mask over the classes)",
+                           "use Activation('softmax') or Dense(..., activation='softmax')")
+    return [ir.Softmax(dim=ctx.dim, name=layer.name)]
+
+
+@register(L.ReLU)
+def _relu_layer(layer: Any, ctx: _Ctx) -> list:
+    mv, ns, th = layer.max_value, float(layer.negative_slope), float(layer.threshold)
+    if ns == 0.0 and th == 0.0 and mv is None:
+        act = "relu"
+    elif ns == 0.0 and th == 0.0 and mv is not None and float(mv) == 6.0:
+        act = "relu6"
+    elif ns == _act.LEAKY_RELU_SLOPE and th == 0.0 and mv is None:
+        act = "leaky_relu"
+    else:
+        raise _unsupported(layer, f"max_value={mv!r}, negative_slope={ns!r}, threshold={th!r} is "
+                           "not supported: only relu, relu6 (max_value=6) and leaky_relu "
+                           "(negative_slope=0.2)")
+    return [ir.Activation(activation=act, dim=ctx.dim, name=layer.name)]
+
+
+@register(L.LeakyReLU)
+def _leaky_relu_layer(layer: Any, ctx: _Ctx) -> list:
+    if float(layer.negative_slope) != _act.LEAKY_RELU_SLOPE:
+        raise _unsupported(layer, f"negative_slope={layer.negative_slope!r} is not supported: only "
+                           f"{_act.LEAKY_RELU_SLOPE} (the leaky_relu activation)")
+    return [ir.Activation(activation="leaky_relu", dim=ctx.dim, name=layer.name)]
+
+
+@register(L.ELU)
+def _elu_layer(layer: Any, ctx: _Ctx) -> list:
+    if float(layer.alpha) != 1.0:
+        raise _unsupported(layer, f"alpha={layer.alpha!r} is not supported: only 1.0")
+    return [ir.Activation(activation="elu", dim=ctx.dim, name=layer.name)]
+
+
+# --- recurrent -------------------------------------------------------------------------------
+
+def _recurrent_ir(layer: Any, ctx: _Ctx, *, in_bidirectional: bool = False) -> ir.Recurrent:
+    if not ctx.seq:
+        raise _unsupported(layer, "needs a sequence input but receives one vector per window "
+                           "(set return_sequences=True on the recurrent layer before it)")
+    if layer.return_state:
+        raise _unsupported(layer, "return_state=True is not supported")
+    if (ctx.masked and layer.return_sequences and not in_bidirectional
+            and getattr(layer, "zero_output_for_mask", False)):
+        raise _unsupported(layer, "zero_output_for_mask=True with Masking is not supported")
+    cell = layer.cell
+    handler = CELL_HANDLERS.get(type(cell))
+    if handler is None:
+        raise _unsupported(layer, f"cell class {type(cell).__name__} is not supported; supported "
+                           f"cells: {', '.join(supported_cells())}")
+    if layer.stateful:
+        ctx.stateful = True
+    return handler(layer, cell, ctx, ctx.dim)
+
+
+@register(L.SimpleRNN, L.LSTM, L.GRU, L.RNN)
+def _recurrent(layer: Any, ctx: _Ctx) -> list:
+    r = _recurrent_ir(layer, ctx)
+    ctx.dim, ctx.seq = r.units, r.return_sequences
+    return [r]
+
+
+def _weights(layer: Any, cell: Any, input_dim: int, gates: int) -> tuple[np.ndarray, ...]:
+    k, rk = _np(cell.kernel), _np(cell.recurrent_kernel)
+    u = cell.units
+    if k.shape != (input_dim, gates * u) or rk.shape != (u, gates * u):
+        raise _unsupported(layer, f"unexpected weight shapes kernel {k.shape}, recurrent_kernel {rk.shape}")
+    return k.T, rk.T
+
+
+def _common(layer: Any, cell: Any) -> dict[str, Any]:
+    return dict(units=int(cell.units), return_sequences=bool(layer.return_sequences),
+                go_backwards=bool(layer.go_backwards), name=layer.name,
+                activation=_elementwise(layer, "activation", cell.activation))
+
+
+@register_cell(L.SimpleRNNCell)
+def _simple_cell(layer: Any, cell: Any, ctx: _Ctx, input_dim: int) -> ir.Recurrent:
+    W, U = _weights(layer, cell, input_dim, 1)
+    b = _np(cell.bias) if cell.use_bias else np.zeros(cell.units, np.float32)
+    kw = _common(layer, cell)
+    return _build(layer, lambda: ir.Recurrent(cell="simple", input_dim=input_dim, W=W, U=U, b=b,
+                                              b_rec=np.zeros_like(b), **kw))
+
+
+@register_cell(L.LSTMCell)
+def _lstm_cell(layer: Any, cell: Any, ctx: _Ctx, input_dim: int) -> ir.Recurrent:
+    W, U = _weights(layer, cell, input_dim, 4)
+    b = _np(cell.bias) if cell.use_bias else np.zeros(4 * cell.units, np.float32)
+    kw = _common(layer, cell)
+    ra = _elementwise(layer, "recurrent_activation", cell.recurrent_activation)
+    return _build(layer, lambda: ir.Recurrent(cell="lstm", input_dim=input_dim, W=W, U=U, b=b,
+                                              b_rec=np.zeros_like(b), recurrent_activation=ra, **kw))
+
+
+@register_cell(L.GRUCell)
+def _gru_cell(layer: Any, cell: Any, ctx: _Ctx, input_dim: int) -> ir.Recurrent:
+    W, U = _weights(layer, cell, input_dim, 3)
+    g = 3 * cell.units
+    reset_after = bool(cell.reset_after)
+    if not cell.use_bias:
+        b, b_rec = np.zeros(g, np.float32), np.zeros(g, np.float32)
+    elif reset_after:
+        bias = _np(cell.bias)
+        if bias.shape != (2, g):
+            raise _unsupported(layer, f"unexpected bias shape {bias.shape} for reset_after=True")
+        b, b_rec = bias[0], bias[1]
+    else:
+        b, b_rec = _np(cell.bias), np.zeros(g, np.float32)
+    kw = _common(layer, cell)
+    ra = _elementwise(layer, "recurrent_activation", cell.recurrent_activation)
+    return _build(layer, lambda: ir.Recurrent(cell="gru", input_dim=input_dim, W=W, U=U, b=b,
+                                              b_rec=b_rec, recurrent_activation=ra,
+                                              reset_after=reset_after, **kw))
+
+
+@register(L.Bidirectional)
+def _bidirectional(layer: Any, ctx: _Ctx) -> list:
+    if layer.merge_mode not in ir.MERGE_MODES:
+        raise _unsupported(layer, f"merge_mode={layer.merge_mode!r} is not supported; supported: "
+                           f"{', '.join(ir.MERGE_MODES)}")
+    fwd, bwd = layer.forward_layer, layer.backward_layer
+    for sub in (fwd, bwd):
+        if type(sub) not in LAYER_HANDLERS or LAYER_HANDLERS[type(sub)] is not _recurrent:
+            raise _unsupported(layer, f"wraps {_who(sub)}; supported inside Bidirectional: "
+                               f"{', '.join(c.__name__ for c, h in LAYER_HANDLERS.items() if h is _recurrent)}")
+    if fwd.go_backwards or not bwd.go_backwards:
+        raise _unsupported(layer, "the wrapped layer has go_backwards=True (the forward half would "
+                           "run backwards): not supported")
+    f = _recurrent_ir(fwd, ctx, in_bidirectional=True)
+    b = _recurrent_ir(bwd, ctx, in_bidirectional=True)
+    bi = _build(layer, lambda: ir.Bidirectional(forward=f, backward=b, merge_mode=layer.merge_mode,
+                                                name=layer.name))
+    ctx.dim, ctx.seq = bi.output_dim, bi.return_sequences
+    return [bi]
+
+
+# ---------------------------------------------------------------------------------------------
+# model walking
+# ---------------------------------------------------------------------------------------------
+
+def _describe(layers: list) -> str:
+    return ", ".join(f'{l.name} ({type(l).__name__})' for l in layers)
+
+
+def _chain(model: Any) -> list:
+    """The layers of a single-input single-output linear model, input to output."""
+    if isinstance(model, keras.Sequential):
+        try:
+            model.inputs
+        except (AttributeError, ValueError) as e:
+            raise UnsupportedModelError(
+                f'Sequential model "{model.name}" is not built: its input shape is unknown',
+                "start it with keras.Input(shape=(timesteps or None, features))") from e
+        out: list = []
+        for l in model.layers:
+            out.extend(_chain(l) if isinstance(l, keras.Model) else [l])
+        return out
+    if not isinstance(model, keras.Model) or not hasattr(model, "_inbound_nodes"):
+        raise UnsupportedModelError(f"{type(model).__name__} is not a Keras model")
+    if type(model) is not keras.Model and not isinstance(model, keras.src.models.Functional):
+        raise UnsupportedModelError(
+            f'model "{model.name}" is a subclassed {type(model).__name__}: only Sequential and '
+            "functional models can be imported")
+    ins, outs = list(model.inputs), list(model.outputs)
+    if len(ins) != 1:
+        raise UnsupportedModelError(
+            f'model "{model.name}" has {len(ins)} inputs '
+            f"({', '.join(t._keras_history.operation.name + ' (InputLayer)' for t in ins)}); "
+            "rnnmcu imports models with a single input")
+    if len(outs) != 1:
+        raise UnsupportedModelError(
+            f'model "{model.name}" has {len(outs)} outputs '
+            f"({_describe([t._keras_history.operation for t in outs])}); "
+            "rnnmcu imports models with a single output")
+    chain: list = []
+    t = outs[0]
+    while True:
+        op, node_index, _ = t._keras_history
+        if isinstance(op, L.InputLayer):
+            break
+        node = op._inbound_nodes[node_index]
+        tensors = list(keras.tree.flatten(node.input_tensors))
+        if len(tensors) != 1:
+            raise UnsupportedModelError(
+                f'{type(op).__name__} layer "{op.name}" takes {len(tensors)} input tensors: '
+                "rnnmcu imports a linear chain of layers (one input each; no initial_state, "
+                "no merges)")
+        if op in chain:
+            raise UnsupportedModelError(f"{_who(op)} is used more than once: shared layers are "
+                                        "not supported")
+        chain.append(op)
+        t = tensors[0]
+    chain.reverse()
+    out = []
+    for l in chain:
+        out.extend(_chain(l) if isinstance(l, keras.Model) else [l])
+    return out
+
+
+def import_model(keras_model: Any, name: str | None = None, *, source: str = "") -> ir.Model:
+    """Convert a Keras 3 Sequential or functional model into the IR."""
+    if name is not None and not (name.isidentifier() and name.isascii()):
+        raise InputError(f"model name {name!r} is not a C identifier",
+                         "use letters, digits and underscores, not starting with a digit")
+    layers = _chain(keras_model)
+    shape = tuple(keras_model.inputs[0].shape)
+    if len(shape) != 3 or shape[2] is None:
+        raise UnsupportedModelError(
+            f'model "{keras_model.name}" has input shape {shape}; rnnmcu needs '
+            "(batch, timesteps, features) with a fixed number of features")
+    model_name = name or sanitise_name(keras_model.name)
+    ctx = _Ctx(model_name=model_name, dim=int(shape[2]))
+    for i, layer in enumerate(layers):
+        ctx.index = i
+        handler = LAYER_HANDLERS.get(type(layer))
+        if handler is None:
+            raise _unsupported(layer, "is not supported; supported layers: "
+                               f"{', '.join(supported_layers())}")
+        produced = handler(layer, ctx)
+        if handler not in (_input, _identity_at_inference, _normalization, _masking):
+            ctx.seen_compute = True
+        ctx.layers.extend(produced)
+    if not any(isinstance(l, (ir.Recurrent, ir.Bidirectional)) for l in ctx.layers):
+        raise UnsupportedModelError(
+            f'model "{keras_model.name}" has no recurrent layer (layers: {_describe(layers)}); '
+            "rnnmcu needs at least one of "
+            f"{', '.join(c.__name__ for c, h in LAYER_HANDLERS.items() if h in (_recurrent, _bidirectional))}")
+    try:
+        return ir.Model(name=model_name, input_dim=int(shape[2]), layers=ctx.layers,
+                        norm_mean=ctx.norm_mean, norm_std=ctx.norm_std, mask_value=ctx.mask_value,
+                        max_steps=int(shape[1]) if shape[1] is not None else None,
+                        stateful=ctx.stateful, source=source or f"keras:{keras_model.name}")
+    except ir.IRError as e:
+        raise UnsupportedModelError(f'model "{keras_model.name}" cannot be represented: {e}') from e
+
+
+def load_keras_model(path: str, name: str | None = None, custom_objects: dict | None = None) -> ir.Model:
+    """Load a ``.keras`` file (without compiling it) and import it."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file", "check the path of the trained .keras model")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a .keras file",
+                         "save the model with model.save('name.keras')")
+    try:
+        km = keras.saving.load_model(path, compile=False, custom_objects=custom_objects)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: cannot load the Keras model ({type(e).__name__}: {e})",
+                         "is it a model saved by Keras 3 with model.save('name.keras')?") from e
+    return import_model(km, name=name, source=os.path.abspath(path))
