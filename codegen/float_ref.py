@@ -170,6 +170,7 @@ def recurrent(layer: ir.Recurrent, x: np.ndarray, lengths: np.ndarray, stats: St
                 stats.add(f"{tag}.pre_rec", np.concatenate([zz, zr], 1), v)
                 stats.add(f"{tag}.pre_act", np.concatenate([pre_h] + parts, 1), v)
                 stats.add(f"{tag}.gate", np.concatenate([z, r], 1), v)
+                stats.add(f"{tag}.cand", hh, v)
         else:  # pragma: no cover - ir.Recurrent validates cells
             raise ir.IRError(f"unknown cell {layer.cell}")
         h = np.where(vv, h_new, h)

@@ -42,7 +42,7 @@ ELEMENTWISE = (
     "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "sigmoid",
     "hard_sigmoid", "hard_silu", "silu", "softplus", "softsign", "tanh", "exponential", "mish",
     "log_sigmoid", "tanh_shrink", "hard_tanh", "soft_shrink", "hard_shrink", "sparse_plus",
-    "squareplus",
+    "squareplus", "sparse_sigmoid",
 )
 
 

@@ -1,0 +1,158 @@
+"""The quantised model: what ``rnnmcu convert`` writes and what the integer reference and the C
+emitter read.  The fixed-point scheme is specified in ``codegen/NUMERICS.md``.
+
+A ``.rnnmcu`` file is the float IR (:mod:`rnnmcu.ir`) plus an ``extra`` section holding one
+:class:`QModel` (the precision, the input quantisation, and one Q-layer per IR layer).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from rnnmcu import ir
+
+PRECISIONS = ("int8", "int16", "float32")
+TABLE_SIZE = 257  # 256 segments over the int16 input range, linear interpolation
+
+
+def act_range(precision: str) -> tuple[int, int]:
+    """Range of the activation type between layers (int8 or int16)."""
+    return (-128, 127) if precision == "int8" else (-32768, 32767)
+
+
+@dataclass
+class QRecurrent:
+    cell: str
+    units: int
+    input_dim: int
+    reset_after: bool
+    go_backwards: bool
+    return_sequences: bool
+    w: np.ndarray        # int8 (G*n, in)
+    u: np.ndarray        # int8 (G*n, n)
+    mx: np.ndarray       # int32 (G*n) requantisation multipliers, input side
+    shx: np.ndarray      # int32 (G*n) and their right shifts
+    mh: np.ndarray       # int32 (G*n) recurrent side
+    shh: np.ndarray      # int32 (G*n)
+    b: np.ndarray        # int32 (G*n) bias in the pre-activation domain
+    b_rec: np.ndarray    # int32 (G*n) recurrent bias (GRU reset_after candidate rows), else 0
+    tab_rec: np.ndarray  # int16 (257) recurrent activation: pre_rec -> gate (scale 2^-q)
+    tab_act: np.ndarray  # int16 (257) activation on the candidate: pre_act -> LSTM c / others h*2^k
+    tab_out: np.ndarray  # int16 (257) LSTM only: c -> activation(c) at scale s_h / 2^k
+    q: int               # gate fractional bits
+    k: int               # extra fractional bits of table outputs that become h (8 for int8, 0 for int16)
+    s_x: float
+    s_h: float
+    s_c: float
+    s_pre_rec: float
+    s_pre_act: float
+    type: str = field(default="recurrent", init=False)
+
+
+@dataclass
+class QDense:
+    w: np.ndarray        # int8 (out, in)
+    m: np.ndarray        # int32 (out)
+    sh: np.ndarray       # int32 (out)
+    b: np.ndarray        # int32 (out) in the pre-activation domain
+    tab: np.ndarray      # int16 (257): pre -> y * 2^k
+    k: int
+    s_x: float
+    s_pre: float
+    s_y: float
+    type: str = field(default="dense", init=False)
+
+
+@dataclass
+class QActivation:
+    dim: int
+    tab: np.ndarray      # int16 (257): (x << kin) -> y * 2^k
+    kin: int
+    k: int
+    s_x: float
+    s_y: float
+    type: str = field(default="activation", init=False)
+
+
+@dataclass
+class QSoftmax:
+    dim: int
+    tab: np.ndarray      # int16 (257): sat16((x - max) << kin) -> exp, Q15
+    kin: int
+    qo: int              # output fractional bits (7 for int8, 15 for int16)
+    s_x: float
+    s_y: float
+    type: str = field(default="softmax", init=False)
+
+
+QLayer = Union[QRecurrent, QDense, QActivation, QSoftmax]
+_QTYPES = {"recurrent": QRecurrent, "dense": QDense, "activation": QActivation, "softmax": QSoftmax}
+
+
+@dataclass
+class QModel:
+    precision: str
+    in_mean: np.ndarray    # float32 (F): sensor-unit mean
+    in_inv: np.ndarray     # float32 (F): 1 / (std * input scale); float32: 1 / std
+    s_in: np.ndarray       # float64 (F): input scale per channel (standardised units per LSB)
+    layers: list[QLayer]   # empty for float32 (the float IR is the model)
+    s_out: float           # output scale (1.0 for float32)
+    calib: dict[str, float]  # calibration ranges (documentation, reports)
+    hash: str = ""
+
+    def compute_hash(self, model: ir.Model) -> str:
+        arrays: dict[str, np.ndarray] = {}
+        doc = {"model": ir.model_to_dict(model, arrays),
+               "q": ir._to_json(dataclasses.replace(self, hash="", calib={}), arrays, "q")}
+        h = hashlib.sha256(json.dumps(doc, sort_keys=True).encode())
+        for key in sorted(arrays, key=lambda s: int(s[1:])):
+            a = np.ascontiguousarray(arrays[key])
+            h.update(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+        return h.hexdigest()
+
+    @property
+    def hash32(self) -> int:
+        return int(self.hash[:8], 16)
+
+
+def qmodel_to_extra(q: QModel) -> dict[str, Any]:
+    return {"qmodel": q}
+
+
+def qmodel_from_extra(extra: dict[str, Any]) -> QModel:
+    d = dict(extra["qmodel"])
+    layers = []
+    for ld in d.pop("layers"):
+        ld = dict(ld)
+        cls = _QTYPES[ld.pop("type")]
+        layers.append(cls(**ld))
+    return QModel(layers=layers, **d)
+
+
+def save(path: str, model: ir.Model, q: QModel) -> None:
+    ir.save(path, model, qmodel_to_extra(q))
+
+
+def load(path: str) -> tuple[ir.Model, QModel]:
+    from rnnmcu.errors import InputError
+
+    try:
+        model, extra = ir.load(path)
+    except ir.IRError as e:
+        raise InputError(str(e), "convert the Keras model again with `rnnmcu convert`") from e
+    if not extra or "qmodel" not in extra:
+        raise InputError(f"{path}: holds a float IR but no quantised model",
+                         "run `rnnmcu convert MODEL.keras --calib DATA.npz -o MODEL.rnnmcu`")
+    try:
+        q = qmodel_from_extra(extra)
+    except (TypeError, KeyError) as e:
+        raise InputError(f"{path}: malformed quantised section ({e})", "convert the model again") from e
+    if q.hash != q.compute_hash(model):
+        raise InputError(f"{path}: the model hash does not match its content (corrupt or edited file)",
+                         "convert the model again")
+    return model, q

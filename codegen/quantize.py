@@ -1,0 +1,269 @@
+"""Calibration and the fixed-point plan (see ``codegen/NUMERICS.md``).
+
+``quantize(model, x, lengths, precision)`` runs the float reference over the calibration data for
+the full sequence length, records the range of every internal tensor, and builds a
+:class:`~rnnmcu.codegen.qmodel.QModel`: int8 weights (symmetric, per output row, no clipping),
+requantisation multipliers, biases in the pre-activation domain and one interpolated int16 table
+per activation.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rnnmcu import ir
+from rnnmcu.codegen import activations, float_ref
+from rnnmcu.codegen.qmodel import QActivation, QDense, QModel, QRecurrent, QSoftmax, act_range
+from rnnmcu.errors import InputError, UnsupportedModelError
+
+HEADROOM = 1.2          # ranges beyond the calibrated maximum that still do not saturate
+INT16_MAX = 32767
+
+
+class QuantizationError(InputError):
+    """The model cannot be represented in the chosen fixed-point plan."""
+
+
+def quantize_multiplier(m: float) -> tuple[int, int]:
+    """``m ≈ M * 2**-sh`` with ``M`` in [2**30, 2**31) and 1 <= sh <= 62 (M may be smaller when m is tiny)."""
+    if not math.isfinite(m) or m < 0:
+        raise QuantizationError(f"invalid requantisation multiplier {m}")
+    if m == 0:
+        return 0, 1
+    e = math.floor(math.log2(m))
+    sh = 30 - e
+    if sh > 62:
+        return int(round(m * 2.0 ** 62)), 62
+    M = int(round(m * 2.0 ** sh))
+    if M >= 2 ** 31:
+        M //= 2
+        sh -= 1
+    if sh < 1:
+        raise QuantizationError(f"requantisation multiplier {m:.3g} is too large for the fixed-point plan",
+                                "the model's weights or calibration ranges are degenerate; check the calibration data")
+    return M, sh
+
+
+def make_table(fn, s_in: float, s_out: float, *, lo: int = -32768, hi: int = 32767) -> np.ndarray:
+    """257 int16 entries: entry j holds fn(s_in * (256 j - 32768)) / s_out, rounded and clamped."""
+    xs = (np.arange(257, dtype=np.float64) * 256.0 - 32768.0) * s_in
+    with np.errstate(over="ignore", invalid="ignore"):
+        ys = fn(xs) / s_out
+    ys = np.nan_to_num(ys, nan=0.0, posinf=hi, neginf=lo)
+    return np.clip(np.rint(ys), lo, hi).astype(np.int16)
+
+
+def quantize_rows(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-row int8: W ≈ Wq * s[:, None].  Never clips (the scale covers each row's max)."""
+    W = np.asarray(W, dtype=np.float64)
+    mx = np.max(np.abs(W), axis=1) if W.shape[1] else np.zeros(W.shape[0])
+    s = np.where(mx > 0, mx / 127.0, 1.0)
+    Wq = np.rint(W / s[:, None])
+    if np.any(np.abs(Wq) > 127):  # pragma: no cover - guaranteed by construction
+        raise QuantizationError("weight out of int8 range after scaling")
+    return Wq.astype(np.int8), s
+
+
+def _range(stats: float_ref.Stats, key: str, act: str | None = None) -> float:
+    """A calibrated pre-activation range: max-abs * headroom, capped where the activation saturates."""
+    r = stats.maxabs.get(key, 0.0) * HEADROOM
+    cap = activations.saturates(act) if act is not None else None
+    if cap is not None:
+        r = min(r, cap) if r > 0 else cap
+    return max(r, 1e-2)
+
+
+def _out_range(stats: float_ref.Stats, key: str, act: str) -> float:
+    """Range of an activation's output: its natural bound when bounded, else calibrated."""
+    lo, hi = activations.bounds(act)
+    r = stats.maxabs.get(key, 0.0) * HEADROOM
+    if lo is not None and hi is not None:
+        bound = max(abs(lo), abs(hi))
+        r = min(r, bound) if r > 0 else bound
+    return max(r, 1e-6)
+
+
+def _gate_bits(act: str, stats: float_ref.Stats, key: str) -> int:
+    lo, hi = activations.bounds(act)
+    if lo is not None and hi is not None:
+        g = max(abs(lo), abs(hi))
+    else:
+        g = max(stats.maxabs.get(key, 1.0) * HEADROOM, 1e-6)
+    return int(15 - max(0, math.ceil(math.log2(g))))
+
+
+def _input_ranges(xs: np.ndarray, amax: int) -> np.ndarray:
+    """Per-channel clipping range minimising the mean squared quantisation error (rounding + clipping).
+    ``xs``: (N, F) standardised valid samples."""
+    F = xs.shape[1]
+    out = np.zeros(F)
+    for c in range(F):
+        v = xs[:, c]
+        m = float(np.max(np.abs(v))) if v.size else 0.0
+        if m == 0:
+            out[c] = 1.0
+            continue
+        best, best_err = m, math.inf
+        for f in np.linspace(1.0, 0.3, 15):
+            r = m * f
+            s = r / amax
+            qv = np.clip(np.rint(v / s), -amax - 1, amax) * s
+            err = float(np.mean((qv - v) ** 2))
+            if err < best_err - 1e-15:
+                best, best_err = r, err
+        out[c] = best
+    return out
+
+
+def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precision: str) -> QModel:
+    if precision not in ("int8", "int16", "float32"):
+        raise InputError(f"unknown precision {precision!r}", "use int8, int16 or float32")
+    for layer in model.layers:
+        if isinstance(layer, ir.Bidirectional) and precision != "float32":
+            raise UnsupportedModelError(
+                f"layer {layer.name!r} (Bidirectional): integer conversion of bidirectional layers is not built yet",
+                "convert with --precision float32, or use a unidirectional layer")
+        if isinstance(layer, ir.Recurrent) and layer.cell.startswith("peephole") and precision != "float32":
+            raise UnsupportedModelError(
+                f"layer {layer.name!r} ({layer.cell}): integer conversion of peephole cells is not built yet",
+                "convert with --precision float32, or use a plain LSTM/GRU")
+    stats = float_ref.Stats()
+    xc, Lc, _ = float_ref.compress(model, x, lengths)
+    float_ref.forward(model, xc, Lc, stats=stats, masked=False, all_steps=True)
+    if precision == "float32":
+        return _finish(model, QModel(precision="float32", in_mean=model.norm_mean.astype(np.float32),
+                                     in_inv=(1.0 / model.norm_std.astype(np.float64)).astype(np.float32),
+                                     s_in=np.ones(model.input_dim), layers=[], s_out=1.0,
+                                     calib=dict(stats.maxabs)))
+    lo, amax = act_range(precision)
+    k = 8 if precision == "int8" else 0
+    # Inputs: per-channel ranges when the first layer has a weight matrix to fold them into.
+    valid = np.arange(xc.shape[1])[None, :] < Lc[:, None]
+    xs = float_ref.standardise(model, xc)[valid]
+    ranges = _input_ranges(xs, amax)
+    first = model.layers[0]
+    if not isinstance(first, (ir.Recurrent, ir.Dense)):
+        ranges[:] = ranges.max()
+    s_in = ranges / amax
+    in_inv = (1.0 / (model.norm_std.astype(np.float64) * s_in)).astype(np.float32)
+
+    layers: list = []
+    s_x: np.ndarray | float = s_in  # per channel for the first layer, then a scalar
+    for i, layer in enumerate(model.layers):
+        tag = str(i)
+        if isinstance(layer, ir.Recurrent):
+            ql = _q_recurrent(layer, stats, tag, s_x, precision, k)
+            s_x = ql.s_h
+        elif isinstance(layer, ir.Dense):
+            ql = _q_dense(layer, stats, tag, s_x, precision, k)
+            s_x = ql.s_y
+        elif isinstance(layer, ir.Activation):
+            sx = float(np.max(s_x))
+            s_y = _out_range(stats, f"{tag}.out", layer.activation) / amax
+            kin = 8 if precision == "int8" else 0
+            tab = make_table(activations.get(layer.activation), sx / 2 ** kin, s_y / 2 ** k)
+            ql = QActivation(dim=layer.dim, tab=tab, kin=kin, k=k, s_x=sx, s_y=s_y)
+            s_x = s_y
+        elif isinstance(layer, ir.Softmax):
+            sx = float(np.max(s_x))
+            kin = 8 if precision == "int8" else 0
+            qo = 7 if precision == "int8" else 15
+            tab = make_table(np.exp, sx / 2 ** kin, 2.0 ** -15, lo=0)
+            ql = QSoftmax(dim=layer.dim, tab=tab, kin=kin, qo=qo, s_x=sx, s_y=2.0 ** -qo)
+            s_x = ql.s_y
+        else:  # pragma: no cover - guarded above
+            raise UnsupportedModelError(f"layer {layer.name!r}: not supported in {precision}")
+        layers.append(ql)
+    q = QModel(precision=precision, in_mean=model.norm_mean.astype(np.float32), in_inv=in_inv,
+               s_in=s_in, layers=layers, s_out=float(s_x), calib=dict(stats.maxabs))
+    return _finish(model, q)
+
+
+def _finish(model: ir.Model, q: QModel) -> QModel:
+    q.hash = q.compute_hash(model)
+    return q
+
+
+def _scaled_rows(W: np.ndarray, s_x: np.ndarray | float) -> np.ndarray:
+    """Fold a per-channel input scale into the matrix columns (W acts on integer inputs)."""
+    return np.asarray(W, dtype=np.float64) * np.asarray(s_x, dtype=np.float64)
+
+
+def _multipliers(s_w: np.ndarray, s_pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    M, S = zip(*(quantize_multiplier(float(a / b)) for a, b in zip(s_w, s_pre))) if len(s_w) else ((), ())
+    return np.asarray(M, dtype=np.int32), np.asarray(S, dtype=np.int32)
+
+
+def _bias(b: np.ndarray, s_pre: np.ndarray) -> np.ndarray:
+    v = np.rint(np.asarray(b, dtype=np.float64) / s_pre)
+    return np.clip(v, -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
+
+
+def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, precision: str, k: int) -> QRecurrent:
+    lo, amax = act_range(precision)
+    n, G = layer.units, layer.gates
+    act, rec = layer.activation, layer.recurrent_activation
+    rec_rows = np.zeros(G * n, dtype=bool)
+    if layer.cell == "lstm":
+        rec_rows[: 2 * n] = True
+        rec_rows[3 * n:] = True
+    elif layer.cell == "gru":
+        rec_rows[: 2 * n] = True
+    R_rec = _range(stats, f"{tag}.pre_rec", rec) if rec_rows.any() else 1.0
+    R_act = _range(stats, f"{tag}.pre_act", act)
+    s_pre_rec, s_pre_act = R_rec / INT16_MAX, R_act / INT16_MAX
+    s_pre = np.where(rec_rows, s_pre_rec, s_pre_act)
+    q = _gate_bits(rec, stats, f"{tag}.gate") if rec_rows.any() else 15
+
+    if layer.cell == "lstm":
+        R_c = max(stats.maxabs.get(f"{tag}.c", 0.0) * HEADROOM, 1e-6)
+        s_c = R_c / INT16_MAX
+        R_h = _out_range(stats, f"{tag}.phi_c", act)
+    else:
+        s_c = 0.0
+        R_h = max(_out_range(stats, f"{tag}.h", act), _out_range(stats, f"{tag}.cand", act)
+                  if layer.cell == "gru" else 0.0)
+    s_h = R_h / amax
+
+    Wq, s_w = quantize_rows(_scaled_rows(layer.W, s_x))
+    Uq, s_u = quantize_rows(layer.U)
+    mx, shx = _multipliers(s_w, s_pre)
+    mh, shh = _multipliers(s_u * s_h, s_pre)
+    b = layer.b.astype(np.float64).copy()
+    b_rec = np.zeros(G * n)
+    if layer.cell == "gru":
+        if layer.reset_after:
+            b[: 2 * n] += layer.b_rec[: 2 * n]
+            b_rec[2 * n:] = layer.b_rec[2 * n:]
+    bq = _bias(b, s_pre)
+    bq_rec = _bias(b_rec, s_pre)
+    gate_fn = activations.get(rec)
+    act_fn = activations.get(act)
+    tab_rec = make_table(gate_fn, s_pre_rec, 2.0 ** -q)
+    if layer.cell == "lstm":
+        tab_act = make_table(act_fn, s_pre_act, s_c)
+        tab_out = make_table(act_fn, s_c, s_h / 2 ** k)
+    else:
+        tab_act = make_table(act_fn, s_pre_act, s_h / 2 ** k)
+        tab_out = np.zeros(257, dtype=np.int16)
+    return QRecurrent(cell=layer.cell, units=n, input_dim=layer.input_dim, reset_after=bool(layer.reset_after),
+                      go_backwards=bool(layer.go_backwards), return_sequences=bool(layer.return_sequences),
+                      w=Wq, u=Uq, mx=mx, shx=shx, mh=mh, shh=shh, b=bq, b_rec=bq_rec,
+                      tab_rec=tab_rec, tab_act=tab_act, tab_out=tab_out, q=q, k=k,
+                      s_x=float(np.max(s_x)), s_h=s_h, s_c=s_c, s_pre_rec=s_pre_rec, s_pre_act=s_pre_act)
+
+
+def _q_dense(layer: ir.Dense, stats: float_ref.Stats, tag: str, s_x, precision: str, k: int) -> QDense:
+    lo, amax = act_range(precision)
+    R_pre = _range(stats, f"{tag}.pre", layer.activation)
+    s_pre = R_pre / INT16_MAX
+    R_y = _out_range(stats, f"{tag}.out", layer.activation)
+    if layer.activation == "linear":
+        R_y = R_pre
+    s_y = R_y / amax
+    Wq, s_w = quantize_rows(_scaled_rows(layer.W, s_x))
+    m, sh = _multipliers(s_w, np.full(len(s_w), s_pre))
+    return QDense(w=Wq, m=m, sh=sh, b=_bias(layer.b, np.full(len(s_w), s_pre)),
+                  tab=make_table(activations.get(layer.activation), s_pre, s_y / 2 ** k), k=k,
+                  s_x=float(np.max(s_x)), s_pre=s_pre, s_y=s_y)

@@ -1,0 +1,130 @@
+/* rnnmcu — runtime kernels: one recurrent step, a dense layer, an elementwise activation and a
+ * softmax, in int8 (s8), int16 (s16) and float (f32) activations.  Weights are const and live in
+ * the generated model file; state and scratch belong to the caller; nothing allocates. */
+#ifndef RNNMCU_KERNELS_H
+#define RNNMCU_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    RNNMCU_CELL_SIMPLE = 0,
+    RNNMCU_CELL_LSTM = 1,
+    RNNMCU_CELL_GRU = 2
+} rnnmcu_cell_t;
+
+typedef enum {
+    RNNMCU_OK = 0,
+    RNNMCU_ERR_STEPS = 1,        /* T is 0 or larger than the model's max_steps */
+    RNNMCU_ERR_WINDOW_ONLY = 2,  /* step() on a model that needs a whole window */
+    RNNMCU_STATUS_COUNT
+} rnnmcu_status_t;
+
+/* Human-readable text for a status (designated initialisers: cannot drift from the enum). */
+const char *rnnmcu_status_str(int status);
+
+/* Integer recurrent layer (int8 weights; activations int8 or int16). */
+typedef struct {
+    uint8_t cell;          /* rnnmcu_cell_t */
+    uint8_t reset_after;   /* GRU only */
+    uint8_t q;             /* gate fractional bits */
+    uint8_t k;             /* extra fractional bits of table outputs that become h */
+    uint16_t input_dim;
+    uint16_t units;
+    const int8_t *w;       /* (G*units, input_dim) */
+    const int8_t *u;       /* (G*units, units) */
+    const int32_t *mx;     /* per row: input-side multiplier ... */
+    const int8_t *shx;     /* ... and right shift */
+    const int32_t *mh;     /* per row: recurrent-side multiplier ... */
+    const int8_t *shh;     /* ... and right shift */
+    const int32_t *b;      /* per row: bias in the pre-activation domain */
+    const int32_t *b_rec;  /* per row: GRU reset_after recurrent bias (candidate rows) */
+    const int16_t *tab_rec;
+    const int16_t *tab_act;
+    const int16_t *tab_out;
+} rnnmcu_rnn_q_t;
+
+/* Scratch words a recurrent step needs: gates (G*units) + accumulators (2*units) + r*h (units). */
+#define RNNMCU_RNN_SCRATCH_WORDS(gates, units) ((gates) * (units) + 3 * (units))
+
+typedef struct {
+    uint16_t input_dim;
+    uint16_t output_dim;
+    uint8_t k;
+    const int8_t *w;       /* (output_dim, input_dim) */
+    const int32_t *m;
+    const int8_t *sh;
+    const int32_t *b;
+    const int16_t *tab;
+} rnnmcu_dense_q_t;
+
+typedef struct {
+    uint16_t dim;
+    uint8_t kin;
+    uint8_t k;
+    const int16_t *tab;
+} rnnmcu_act_q_t;
+
+typedef struct {
+    uint16_t dim;
+    uint8_t kin;
+    uint8_t qo;
+    const int16_t *tab;
+} rnnmcu_softmax_q_t;
+
+/* One timestep: updates h (and c for LSTM) in place. c may be NULL for other cells. */
+void rnnmcu_rnn_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_rnn_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_dense_s8(const rnnmcu_dense_q_t *p, const int8_t *x, int8_t *y);
+void rnnmcu_dense_s16(const rnnmcu_dense_q_t *p, const int16_t *x, int16_t *y);
+void rnnmcu_activation_s8(const rnnmcu_act_q_t *p, const int8_t *x, int8_t *y);
+void rnnmcu_activation_s16(const rnnmcu_act_q_t *p, const int16_t *x, int16_t *y);
+void rnnmcu_softmax_s8(const rnnmcu_softmax_q_t *p, const int8_t *x, int8_t *y);
+void rnnmcu_softmax_s16(const rnnmcu_softmax_q_t *p, const int16_t *x, int16_t *y);
+
+/* ---- float ---- */
+typedef enum {
+    RNNMCU_ACT_LINEAR, RNNMCU_ACT_RELU, RNNMCU_ACT_RELU6, RNNMCU_ACT_LEAKY_RELU, RNNMCU_ACT_ELU,
+    RNNMCU_ACT_SELU, RNNMCU_ACT_CELU, RNNMCU_ACT_GELU, RNNMCU_ACT_SIGMOID, RNNMCU_ACT_HARD_SIGMOID,
+    RNNMCU_ACT_HARD_SILU, RNNMCU_ACT_SILU, RNNMCU_ACT_SOFTPLUS, RNNMCU_ACT_SOFTSIGN, RNNMCU_ACT_TANH,
+    RNNMCU_ACT_EXPONENTIAL, RNNMCU_ACT_MISH, RNNMCU_ACT_LOG_SIGMOID, RNNMCU_ACT_TANH_SHRINK,
+    RNNMCU_ACT_HARD_TANH, RNNMCU_ACT_SOFT_SHRINK, RNNMCU_ACT_HARD_SHRINK, RNNMCU_ACT_SPARSE_PLUS,
+    RNNMCU_ACT_SQUAREPLUS, RNNMCU_ACT_SPARSE_SIGMOID,
+    RNNMCU_ACT_COUNT
+} rnnmcu_act_t;
+
+float rnnmcu_act_f32(int act, float x);
+
+typedef struct {
+    uint8_t cell;
+    uint8_t reset_after;
+    uint8_t act;           /* rnnmcu_act_t */
+    uint8_t rec_act;       /* rnnmcu_act_t */
+    uint16_t input_dim;
+    uint16_t units;
+    const float *w;        /* (G*units, input_dim) */
+    const float *u;        /* (G*units, units) */
+    const float *b;        /* (G*units) */
+    const float *b_rec;    /* (G*units) GRU reset_after recurrent bias, else zeros */
+} rnnmcu_rnn_f32_t;
+
+typedef struct {
+    uint16_t input_dim;
+    uint16_t output_dim;
+    uint8_t act;
+    const float *w;
+    const float *b;
+} rnnmcu_dense_f32_t;
+
+void rnnmcu_rnn_step_f32(const rnnmcu_rnn_f32_t *p, const float *x, float *h, float *c, float *scratch);
+void rnnmcu_dense_f32(const rnnmcu_dense_f32_t *p, const float *x, float *y);
+void rnnmcu_activation_f32(int act, uint16_t dim, const float *x, float *y);
+void rnnmcu_softmax_f32(uint16_t dim, const float *x, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,133 @@
+/* rnnmcu — float kernels: the same structure as the integer ones, in single precision.
+ * The oracle for this path is Keras (through codegen/float_ref.py). */
+#include <math.h>
+
+#include "rnnmcu_kernels.h"
+
+float rnnmcu_act_f32(int act, float x)
+{
+    switch (act) {
+    case RNNMCU_ACT_LINEAR: return x;
+    case RNNMCU_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case RNNMCU_ACT_RELU6: return x > 6.0f ? 6.0f : (x > 0.0f ? x : 0.0f);
+    case RNNMCU_ACT_LEAKY_RELU: return x >= 0.0f ? x : 0.2f * x;
+    case RNNMCU_ACT_ELU: return x > 0.0f ? x : expm1f(x);
+    case RNNMCU_ACT_SELU:
+        return 1.05070098735548049342f * (x > 0.0f ? x : 1.67326324235437728481f * expm1f(x));
+    case RNNMCU_ACT_CELU: return x > 0.0f ? x : expm1f(x);
+    case RNNMCU_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
+    case RNNMCU_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case RNNMCU_ACT_HARD_SIGMOID: {
+        const float v = x + 3.0f;
+        return (v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v)) / 6.0f;
+    }
+    case RNNMCU_ACT_HARD_SILU: {
+        const float v = x + 3.0f;
+        return x * (v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v)) / 6.0f;
+    }
+    case RNNMCU_ACT_SILU: return x / (1.0f + expf(-x));
+    case RNNMCU_ACT_SOFTPLUS: return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x)));
+    case RNNMCU_ACT_SOFTSIGN: return x / (1.0f + fabsf(x));
+    case RNNMCU_ACT_TANH: return tanhf(x);
+    case RNNMCU_ACT_EXPONENTIAL: return expf(x);
+    case RNNMCU_ACT_MISH: return x * tanhf((x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x))));
+    case RNNMCU_ACT_LOG_SIGMOID: return -((-x > 0.0f ? -x : 0.0f) + log1pf(expf(-fabsf(x))));
+    case RNNMCU_ACT_TANH_SHRINK: return x - tanhf(x);
+    case RNNMCU_ACT_HARD_TANH: return x > 1.0f ? 1.0f : (x < -1.0f ? -1.0f : x);
+    case RNNMCU_ACT_SOFT_SHRINK: return x > 0.5f ? x - 0.5f : (x < -0.5f ? x + 0.5f : 0.0f);
+    case RNNMCU_ACT_HARD_SHRINK: return (x > 0.5f || x < -0.5f) ? x : 0.0f;
+    case RNNMCU_ACT_SPARSE_PLUS:
+        return x <= -1.0f ? 0.0f : (x >= 1.0f ? x : 0.25f * (x + 1.0f) * (x + 1.0f));
+    case RNNMCU_ACT_SQUAREPLUS: return 0.5f * (x + sqrtf(x * x + 4.0f));
+    case RNNMCU_ACT_SPARSE_SIGMOID: return x <= -1.0f ? 0.0f : (x >= 1.0f ? 1.0f : 0.5f * (x + 1.0f));
+    default: return x;
+    }
+}
+
+static float rnnmcu_dot_f32(const float *w, const float *x, uint16_t n)
+{
+    float acc = 0.0f;
+    uint16_t i;
+    for (i = 0; i < n; i++)
+        acc += w[i] * x[i];
+    return acc;
+}
+
+void rnnmcu_rnn_step_f32(const rnnmcu_rnn_f32_t *p, const float *x, float *h, float *c, float *scratch)
+{
+    const uint16_t n = p->units, in = p->input_dim;
+    const uint32_t G = p->cell == RNNMCU_CELL_LSTM ? 4u : (p->cell == RNNMCU_CELL_GRU ? 3u : 1u);
+    float *xw = scratch;            /* G*n: W x + b */
+    float *hu = scratch + G * n;    /* G*n: U h (+ b_rec) */
+    float *rh = scratch + 2 * G * n; /* n */
+    uint32_t r;
+    uint16_t j;
+    for (r = 0; r < G * n; r++) {
+        xw[r] = rnnmcu_dot_f32(p->w + r * in, x, in) + p->b[r];
+        hu[r] = rnnmcu_dot_f32(p->u + r * n, h, n) + p->b_rec[r];
+    }
+    if (p->cell == RNNMCU_CELL_SIMPLE) {
+        for (j = 0; j < n; j++)
+            h[j] = rnnmcu_act_f32(p->act, xw[j] + hu[j]);
+    } else if (p->cell == RNNMCU_CELL_LSTM) {
+        for (j = 0; j < n; j++) {
+            const float i_ = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j]);
+            const float f_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j]);
+            const float g_ = rnnmcu_act_f32(p->act, xw[2 * n + j] + hu[2 * n + j]);
+            const float o_ = rnnmcu_act_f32(p->rec_act, xw[3 * n + j] + hu[3 * n + j]);
+            c[j] = f_ * c[j] + i_ * g_;
+            h[j] = o_ * rnnmcu_act_f32(p->act, c[j]);
+        }
+    } else if (p->reset_after) {
+        for (j = 0; j < n; j++) {
+            const float z = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j]);
+            const float r_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j]);
+            const float hh = rnnmcu_act_f32(p->act, xw[2 * n + j] + r_ * hu[2 * n + j]);
+            rh[j] = z * h[j] + (1.0f - z) * hh;
+        }
+        for (j = 0; j < n; j++)
+            h[j] = rh[j];
+    } else {
+        float *z = hu + 2 * n; /* the candidate rows of hu are not needed here: reuse them for z */
+        for (j = 0; j < n; j++) {
+            const float r_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j]);
+            z[j] = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j]);
+            rh[j] = r_ * h[j];
+        }
+        for (j = 0; j < n; j++) {
+            const float pre = xw[2 * n + j] + rnnmcu_dot_f32(p->u + (2u * n + j) * n, rh, n);
+            xw[2 * n + j] = rnnmcu_act_f32(p->act, pre);
+        }
+        for (j = 0; j < n; j++)
+            h[j] = z[j] * h[j] + (1.0f - z[j]) * xw[2 * n + j];
+    }
+}
+
+void rnnmcu_dense_f32(const rnnmcu_dense_f32_t *p, const float *x, float *y)
+{
+    uint16_t r;
+    for (r = 0; r < p->output_dim; r++)
+        y[r] = rnnmcu_act_f32(p->act, rnnmcu_dot_f32(p->w + (uint32_t)r * p->input_dim, x, p->input_dim) + p->b[r]);
+}
+
+void rnnmcu_activation_f32(int act, uint16_t dim, const float *x, float *y)
+{
+    uint16_t i;
+    for (i = 0; i < dim; i++)
+        y[i] = rnnmcu_act_f32(act, x[i]);
+}
+
+void rnnmcu_softmax_f32(uint16_t dim, const float *x, float *y)
+{
+    float m = x[0], s = 0.0f;
+    uint16_t i;
+    for (i = 1; i < dim; i++)
+        if (x[i] > m)
+            m = x[i];
+    for (i = 0; i < dim; i++) {
+        y[i] = expf(x[i] - m);
+        s += y[i];
+    }
+    for (i = 0; i < dim; i++)
+        y[i] /= s;
+}

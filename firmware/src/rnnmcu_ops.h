@@ -1,0 +1,52 @@
+/* rnnmcu — fixed-point primitives shared by the integer kernels (codegen/NUMERICS.md).
+ * Every function here has a numpy twin in codegen/qref.py; the two agree bit for bit. */
+#ifndef RNNMCU_OPS_H
+#define RNNMCU_OPS_H
+
+#include <stdint.h>
+
+/* The kernels rely on arithmetic right shifts of negative values (every GCC/Clang target). */
+#if ((-1) >> 1) != -1
+#error "rnnmcu needs arithmetic right shifts of negative integers"
+#endif
+
+#define RNNMCU_INLINE static inline
+
+RNNMCU_INLINE int32_t rnnmcu_sat16(int64_t v)
+{
+    return v > 32767 ? 32767 : (v < -32768 ? -32768 : (int32_t)v);
+}
+
+RNNMCU_INLINE int32_t rnnmcu_sat(int64_t v, int32_t lo, int32_t hi)
+{
+    return v > hi ? hi : (v < lo ? lo : (int32_t)v);
+}
+
+/* Requantise an accumulator: (acc * m + 2^(sh-1)) >> sh with a 64-bit product; 1 <= sh <= 62. */
+RNNMCU_INLINE int64_t rnnmcu_rq(int32_t acc, int32_t m, int32_t sh)
+{
+    return ((int64_t)acc * m + ((int64_t)1 << (sh - 1))) >> sh;
+}
+
+/* Rounding (half up) right shift; s == 0 leaves v unchanged. */
+RNNMCU_INLINE int32_t rnnmcu_rshr(int32_t v, int32_t s)
+{
+    return s ? (v + ((int32_t)1 << (s - 1))) >> s : v;
+}
+
+RNNMCU_INLINE int64_t rnnmcu_rshr64(int64_t v, int32_t s)
+{
+    return s ? (v + ((int64_t)1 << (s - 1))) >> s : v;
+}
+
+/* Interpolated lookup of an int16 value in a 257-entry table covering the whole int16 range. */
+RNNMCU_INLINE int32_t rnnmcu_table(const int16_t *t, int32_t x)
+{
+    const uint32_t u = (uint32_t)(x + 32768);
+    const uint32_t i = u >> 8;
+    const int32_t f = (int32_t)(u & 255u);
+    const int32_t t0 = t[i];
+    return t0 + (((t[i + 1] - t0) * f + 128) >> 8);
+}
+
+#endif
