@@ -1,0 +1,425 @@
+"""Firmware projects for a board: generate a complete PlatformIO project, build it, check its size.
+
+    from rnnmcu.platformio import generate_project, build
+    proj = generate_project("qemu-m4", "gen/", "out/fw-qemu-m4")  # gen/: the generated model C
+    result = build(proj, "qemu-m4")     # -> BuildResult(firmware_path, flash_bytes, ram_bytes)
+
+The project is self-contained: ``platformio.ini`` with one env named after the board, ``src/``
+holding the generated model files and the board entry files, and ``lib/rnnmcu/`` holding the
+portable runtime and firmware app (a PlatformIO library with a ``library.json``).  Emulated boards
+use the project's own dev platform (``platform = symlink://…``) and build offline; real boards use
+their PlatformIO platform, which must already be installed when offline.  The ``host`` board is
+compiled with the native C compiler, without PlatformIO.
+
+Every PlatformIO call runs with rnnmcu's own core directory (see rnnmcu.boards.provision),
+telemetry and upgrade checks off.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import rnnmcu
+from rnnmcu.boards.loader import Board, load_board, platform_dir
+from rnnmcu.boards.provision import core_dir, pio_environment, provision
+from rnnmcu.errors import InputError, ToolchainError
+
+C_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
+BUILD_TIMEOUT = 600.0
+FIRMWARE_NAMES = {"host": "firmware", "default": "firmware.elf"}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    firmware_path: Path
+    flash_bytes: int
+    ram_bytes: int
+    board: str = ""
+    flash_budget: int = 0      # 0: no limit
+    ram_budget: int = 0
+    seconds: float = 0.0
+    log_path: Path | None = None
+
+    def summary(self) -> str:
+        def line(what: str, used: int, budget: int) -> str:
+            if not budget:
+                return f"{what}: {used:,} bytes"
+            return f"{what}: {used:,} of {budget:,} bytes ({100.0 * used / budget:.1f}%)"
+        return (f"{self.board}: {self.firmware_path}\n  " + line("flash", self.flash_bytes, self.flash_budget)
+                + "\n  " + line("RAM", self.ram_bytes, self.ram_budget))
+
+    def to_dict(self) -> dict[str, object]:
+        return {"board": self.board, "firmware": str(self.firmware_path),
+                "flash_bytes": self.flash_bytes, "flash_budget": self.flash_budget,
+                "ram_bytes": self.ram_bytes, "ram_budget": self.ram_budget,
+                "seconds": round(self.seconds, 3)}
+
+
+def _board(board: Board | str) -> Board:
+    return board if isinstance(board, Board) else load_board(board)
+
+
+def firmware_root() -> Path:
+    return Path(str(resources.files("rnnmcu.firmware")))
+
+
+# --- project generation ------------------------------------------------------------------------
+
+def _check_gen_dir(gen_dir: Path) -> list[Path]:
+    if not gen_dir.is_dir():
+        raise InputError(f"generated model folder {gen_dir} does not exist",
+                         "generate the model C first: rnnmcu generate MODEL.rnnmcu -o DIR")
+    files = sorted(p for p in gen_dir.iterdir() if p.is_file() and p.suffix in (".c", ".h"))
+    sources = [p for p in files if p.suffix == ".c"]
+    if not sources:
+        raise InputError(f"{gen_dir} holds no generated C files (*.c)",
+                         "generate the model C first: rnnmcu generate MODEL.rnnmcu -o DIR")
+    if not any("rnnmcu_app_model" in p.read_text(errors="replace") for p in sources):
+        raise InputError(f"no C file in {gen_dir} defines rnnmcu_app_model (the app's model binding)",
+                         "regenerate the model with rnnmcu generate: it writes rnnmcu_app_model.c")
+    return files
+
+
+def _runtime_files(board: Board) -> list[tuple[Path, str]]:
+    """(source, path inside lib/rnnmcu/src) for the runtime and the app."""
+    fw = firmware_root()
+    out: list[tuple[Path, str]] = []
+    for folder in (fw / "src", fw / "app"):
+        for p in sorted(folder.iterdir()):
+            if p.is_file() and p.suffix in (".c", ".h"):
+                out.append((p, p.name))
+    arch_dir = fw / "src" / "arch" / board.arch
+    if arch_dir.is_dir():  # per-arch kernels, selected for this board only
+        for p in sorted(arch_dir.rglob("*")):
+            if p.is_file() and p.suffix in (".c", ".h", ".S", ".s"):
+                out.append((p, str(Path("arch") / board.arch / p.relative_to(arch_dir))))
+    return out
+
+
+def _entry_files(board: Board) -> list[Path]:
+    folder = firmware_root() / "boards" / board.entry
+    if not folder.is_dir():
+        raise ToolchainError(f"the board entry files for {board.name} (firmware/boards/{board.entry}) "
+                             "are missing from the installed rnnmcu",
+                             "reinstall rnnmcu; if the board file is your own, add its entry folder")
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _ini_list(values: list[str] | tuple[str, ...]) -> str:
+    return "\n    ".join([""] + list(values)) if values else ""
+
+
+def platformio_ini(board: Board) -> str:
+    pio = board.platformio
+    if pio is None:
+        raise InputError(f"board {board.name!r} has no PlatformIO environment",
+                         "the host board builds without PlatformIO: use rnnmcu build --board host")
+    platform = f"symlink://{platform_dir().resolve()}" if pio.is_dev_platform else pio.platform
+    lines = [f"; Generated by rnnmcu {rnnmcu.__version__} for board {board.name}: regenerate it "
+             "rather than edit it.",
+             "[platformio]", f"default_envs = {board.name}", "",
+             f"[env:{board.name}]", f"platform = {platform}", f"board = {pio.board}"]
+    if pio.framework:
+        lines.append(f"framework = {pio.framework}")
+    flags = list(board.cpu_flags) + list(pio.build_flags)
+    if pio.framework:
+        # the framework's own sources must not see -std=c99 -Werror: only ours do
+        lines.append("build_flags =" + _ini_list(flags + ["-O2"]))
+        lines.append("build_src_flags =" + _ini_list(list(C_FLAGS)))
+    else:
+        lines.append("build_flags =" + _ini_list(list(C_FLAGS) + flags))
+    lines += ["lib_deps = rnnmcu", "lib_ldf_mode = chain",
+              f"board_upload.maximum_size = {board.flash_bytes}",
+              f"board_upload.maximum_ram_size = {board.ram_bytes}",
+              f"monitor_speed = {board.uart.baud or 115200}"]
+    for key, value in sorted(pio.options.items()):
+        lines.append(f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def library_json(board: Board) -> str:
+    flags = list(C_FLAGS) if board.platformio is not None and board.platformio.framework else []
+    return json.dumps({
+        "name": "rnnmcu",
+        "version": rnnmcu.__version__,
+        "description": "rnnmcu portable runtime (kernels, activation tables) and firmware app "
+                       "(framed serial protocol)",
+        "frameworks": "*", "platforms": "*",
+        "build": {"srcDir": "src", "includeDir": "src", "libArchive": False, "flags": flags},
+    }, indent=2) + "\n"
+
+
+def generate_project(board: Board | str, gen_dir: str | os.PathLike[str],
+                     out_dir: str | os.PathLike[str]) -> Path:
+    """Write a complete firmware project for ``board`` into ``out_dir`` (created or updated; a
+    previous build cache in it is kept).  All files are written to a temporary folder first, so a
+    failure leaves ``out_dir`` as it was."""
+    b = _board(board)
+    gen = Path(gen_dir)
+    out = Path(out_dir)
+    model_files = _check_gen_dir(gen)
+    runtime = _runtime_files(b)
+    entry = _entry_files(b)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} exists and is not a folder", "choose another output folder (-o)")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"folder {parent} does not exist", "create it or choose another -o")
+    taken = {p.name for p in model_files}
+    for p in entry:
+        if p.name in taken:
+            raise InputError(f"generated file {p.name} in {gen} clashes with the board entry file of "
+                             f"{b.name}", "rename the model (the generated files carry its name)")
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    except OSError as exc:
+        raise InputError(f"cannot write into {parent}: {exc.strerror}",
+                         "choose a writable output folder (-o)") from exc
+    try:
+        (stage / "src").mkdir()
+        for p in model_files + entry:
+            shutil.copyfile(p, stage / "src" / p.name)
+        lib = stage / "lib" / "rnnmcu"
+        (lib / "src").mkdir(parents=True)
+        for src, rel in runtime:
+            dst = lib / "src" / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+        (lib / "library.json").write_text(library_json(b))
+        if b.kind == "host":
+            (stage / "README.txt").write_text(
+                f"rnnmcu {rnnmcu.__version__}: host firmware project (built with the native C "
+                "compiler by `rnnmcu build --board host`; sources in src/ and lib/rnnmcu/src/).\n")
+        else:
+            (stage / "platformio.ini").write_text(platformio_ini(b))
+        out.mkdir(exist_ok=True)
+        for name in ("src", "lib", "platformio.ini", "README.txt"):
+            old = out / name
+            if old.is_dir():
+                shutil.rmtree(old)
+            elif old.exists():
+                old.unlink()
+            if (stage / name).exists():
+                os.replace(stage / name, old)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out
+
+
+# --- sizes -------------------------------------------------------------------------------------
+
+def elf_sizes(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(flash, ram) of an ELF file from its section table: flash = allocated sections with
+    contents (code, constants, initialised data); RAM = writable allocated sections (data, bss,
+    stack reservation)."""
+    data = Path(path).read_bytes()
+    if data[:4] != b"\x7fELF":
+        raise ToolchainError(f"{path} is not an ELF file", "rebuild the firmware")
+    is64 = data[4] == 2
+    end = "<" if data[5] == 1 else ">"
+    if is64:
+        shoff, = struct.unpack_from(end + "Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
+    else:
+        shoff, = struct.unpack_from(end + "I", data, 0x20)
+        shentsize, shnum = struct.unpack_from(end + "HH", data, 0x2E)
+    flash = ram = 0
+    for i in range(shnum):
+        off = shoff + i * shentsize
+        if is64:
+            _, sh_type, flags, _, _, size = struct.unpack_from(end + "IIQQQQ", data, off)
+        else:
+            _, sh_type, flags, _, _, size = struct.unpack_from(end + "IIIIII", data, off)
+        if not flags & 0x2:  # SHF_ALLOC
+            continue
+        if sh_type != 8:  # SHT_NOBITS
+            flash += size
+        if flags & 0x1:  # SHF_WRITE
+            ram += size
+    return flash, ram
+
+
+def _check_fit(b: Board, flash: int, ram: int, firmware: Path) -> None:
+    over = []
+    if b.flash_bytes and flash > b.flash_bytes:
+        over.append(f"flash {flash:,} bytes > budget {b.flash_bytes:,}")
+    if b.ram_bytes and ram > b.ram_bytes:
+        over.append(f"RAM {ram:,} bytes > budget {b.ram_bytes:,}")
+    if over:
+        raise InputError(f"the model does not fit {b.name}: " + ", ".join(over) + f" ({firmware})",
+                         "use a smaller model (fewer units or layers) or int8 precision, or a "
+                         "board with more memory (`rnnmcu boards`)")
+
+
+# --- building ----------------------------------------------------------------------------------
+
+def pio_command() -> list[str]:
+    """How to run PlatformIO: the one installed with rnnmcu, else `pio` on PATH."""
+    if importlib.util.find_spec("platformio") is not None:
+        return [sys.executable, "-m", "platformio"]
+    exe = shutil.which("pio") or shutil.which("platformio")
+    if exe:
+        return [exe]
+    raise ToolchainError("PlatformIO is not installed",
+                         "pip install 'platformio>=6.1,<7' in rnnmcu's environment (make setup does)")
+
+
+def installed_platforms() -> dict[str, Path]:
+    """PlatformIO platforms installed in rnnmcu's core dir: name -> folder."""
+    found: dict[str, Path] = {}
+    root = core_dir() / "platforms"
+    if root.is_dir():
+        for d in sorted(root.iterdir()):
+            manifest = d / "platform.json"
+            try:
+                name = json.loads(manifest.read_text()).get("name") if manifest.is_file() else None
+            except (OSError, ValueError):
+                name = None
+            found[str(name or d.name.split("@")[0])] = d
+    return found
+
+
+def _platform_name(spec: str) -> str:
+    """'espressif32', 'platformio/espressif32@^6' or a URL -> the platform's name."""
+    name = spec.split("@")[0].rstrip("/").split("/")[-1]
+    return name[:-4] if name.endswith(".git") else name
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def build(project_dir: str | os.PathLike[str], board: Board | str, *, verbose: bool = False,
+          timeout: float = BUILD_TIMEOUT) -> BuildResult:
+    """Build a project made by generate_project; check the firmware against the board budget."""
+    b = _board(board)
+    proj = Path(project_dir)
+    if not (proj / "src").is_dir():
+        raise InputError(f"{proj} is not a generated firmware project (no src/)",
+                         "generate it first (rnnmcu build does both)")
+    if b.kind == "host":
+        return _build_host(proj, b, timeout=timeout)
+    if not (proj / "platformio.ini").is_file():
+        raise InputError(f"{proj} has no platformio.ini", "generate the project again")
+    assert b.platformio is not None
+    cmd = pio_command()
+    provision()
+    core = core_dir()
+    if not b.platformio.is_dev_platform:
+        name = _platform_name(b.platformio.platform)
+        if name not in installed_platforms():
+            raise ToolchainError(
+                f"the PlatformIO platform {name!r} for {b.name} is not installed in {core}, and "
+                "it cannot be downloaded without internet access",
+                f"the project is generated at {proj}; run `pio run -e {b.name}` there when online "
+                f"(with PLATFORMIO_CORE_DIR={core}), or install the platform: "
+                f"PLATFORMIO_CORE_DIR={core} pio pkg install -g -p {b.platformio.platform}")
+    log_path = proj / "build.log"
+    argv = cmd + ["run", "-d", str(proj), "-e", b.name]
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(argv, env=pio_environment(), capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise ToolchainError(f"`pio run -e {b.name}` did not finish within {timeout:.0f} s",
+                             f"run it by hand in {proj} to see where it hangs") from exc
+    seconds = time.monotonic() - t0
+    log = (r.stdout or "") + (r.stderr or "")
+    log_path.write_text(log)
+    if verbose:
+        sys.stderr.write(log)
+    firmware = proj / ".pio" / "build" / b.name / "firmware.elf"
+    if r.returncode != 0:
+        if "greater than maximum allowed" in log and firmware.is_file():
+            flash, ram = elf_sizes(firmware)
+            _check_fit(b, flash, ram, firmware)
+        raise ToolchainError(f"`pio run -e {b.name}` failed (log: {log_path}):\n{_tail(log)}",
+                             "fix the error shown; if it is in generated or rnnmcu code, please "
+                             "report it with the log")
+    if not firmware.is_file():
+        raise ToolchainError(f"`pio run -e {b.name}` made no {firmware}", f"see the log {log_path}")
+    flash, ram = elf_sizes(firmware)
+    _check_fit(b, flash, ram, firmware)
+    return BuildResult(firmware, flash, ram, b.name, b.flash_bytes, b.ram_bytes, seconds, log_path)
+
+
+def host_compiler() -> str:
+    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
+    if not cc:
+        raise ToolchainError("no C compiler found for the host board",
+                             "install gcc: sudo apt-get install build-essential")
+    return cc
+
+
+def _build_host(proj: Path, b: Board, *, timeout: float) -> BuildResult:
+    cc = host_compiler()
+    src = proj / "src"
+    lib = proj / "lib" / "rnnmcu" / "src"
+    sources = sorted(src.glob("*.c")) + sorted(lib.glob("*.c"))
+    out_dir = proj / ".pio" / "build" / b.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exe = out_dir / FIRMWARE_NAMES["host"]
+    tmp = out_dir / ".firmware.tmp"
+    argv = [cc, *C_FLAGS, "-I", str(src), "-I", str(lib), "-o", str(tmp),
+            *[str(s) for s in sources], "-lm"]
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise ToolchainError(f"{cc} did not finish within {timeout:.0f} s", "run it by hand") from exc
+    log_path = proj / "build.log"
+    log_path.write_text(" ".join(argv) + "\n" + r.stdout + r.stderr)
+    if r.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise ToolchainError(f"building the host firmware failed (log: {log_path}):\n{_tail(r.stderr)}",
+                             "fix the error shown; if it is in generated or rnnmcu code, please "
+                             "report it with the log")
+    os.replace(tmp, exe)
+    flash, ram = elf_sizes(exe)
+    return BuildResult(exe, flash, ram, b.name, 0, 0, time.monotonic() - t0, log_path)
+
+
+def transport_url(result: BuildResult) -> str:
+    """For the host board: the `spawn:` URL that runs the built executable."""
+    return f"spawn:{result.firmware_path}"
+
+
+def upload(project_dir: str | os.PathLike[str], board: Board | str, port: str, *,
+           timeout: float = BUILD_TIMEOUT) -> None:
+    """`pio run -t upload --upload-port PORT` for a real board."""
+    b = _board(board)
+    proj = Path(project_dir)
+    if b.kind != "real":
+        raise InputError(f"{b.name} is {'the host' if b.kind == 'host' else 'an emulated'} board: "
+                         "there is nothing to flash",
+                         "run it with `rnnmcu test --board " + b.name + " ...` (rnnmcu starts it)")
+    if not (proj / "platformio.ini").is_file():
+        raise InputError(f"{proj} has no platformio.ini",
+                         f"build the firmware first: rnnmcu build --board {b.name} --model M.rnnmcu -o {proj}")
+    cmd = pio_command()
+    assert b.platformio is not None
+    name = _platform_name(b.platformio.platform)
+    if name not in installed_platforms():
+        raise ToolchainError(
+            f"the PlatformIO platform {name!r} for {b.name} is not installed in {core_dir()}",
+            f"the project is at {proj}; run `pio run -e {b.name} -t upload --upload-port {port}` "
+            "there when online")
+    r = subprocess.run(cmd + ["run", "-d", str(proj), "-e", b.name, "-t", "upload",
+                              "--upload-port", port], env=pio_environment(), capture_output=True,
+                       text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    log = r.stdout + r.stderr
+    (proj / "upload.log").write_text(log)
+    if r.returncode != 0:
+        raise ToolchainError(f"flashing {b.name} on {port} failed:\n{_tail(log)}",
+                             "check the port (rnnmcu doctor lists them), the cable, and that the "
+                             "board is in its bootloader")
