@@ -46,11 +46,12 @@ class Device:
             "(reset it, or raise --timeout for slow links)")
 
     def _read_frame(self, waiting: str, timeout: float, *, lenient: bool = False,
-                    accept: Callable[[Frame], bool] | None = None) -> Frame:
+                    accept: Callable[[Frame], bool] | None = None,
+                    received: bytearray | None = None) -> Frame:
         """Read until a frame arrives (that ``accept`` takes).  ``lenient`` skips undecodable
         chunks (boot banner, line noise) instead of raising."""
         deadline = time.monotonic() + timeout
-        received = bytearray()
+        received = bytearray() if received is None else received
         pending: list[bytes] = []
         while True:
             while pending:
@@ -110,6 +111,7 @@ class Device:
         to a freshly opened emulator pty can be lost).  Restarts the sequence numbers."""
         per_try = timeout if timeout is not None else min(self.timeout, 1.0)
         last: Exception | None = None
+        received = bytearray()
         for attempt in range(1, attempts + 1):
             self._sync_counter = (self._sync_counter + 1) & 0xFF
             seq = (0x40 + 7 * self._sync_counter) & 0xFF
@@ -119,7 +121,8 @@ class Device:
                 frame = self._read_frame(
                     f"INFO (sync attempt {attempt}/{attempts})", per_try, lenient=True,
                     accept=lambda f, s=seq: f.seq == s and f.type in (MsgType.INFO | codec.REPLY,
-                                                                      codec.ERROR))
+                                                                      codec.ERROR),
+                    received=received)
             except DeviceTimeout as exc:
                 last = exc
                 self._say(f"sync attempt {attempt}: no reply, retrying")
@@ -132,7 +135,9 @@ class Device:
             self._say(f"synced with {self._info.model_name} on {self._info.board} "
                       f"(hash {self._info.model_hash:08x})")
             return self._info
-        raise DeviceError(f"device did not answer INFO after {attempts} attempts: {last}",
+        raise DeviceError(f"device did not answer INFO after {attempts} attempts of {per_try:g} s; "
+                          f"received in all: {hexdump(bytes(received))}; "
+                          f"{self.transport.describe()}",
                           "check the port, that the board is running rnnmcu firmware, and the "
                           "baud rate")
 

@@ -163,8 +163,10 @@ class SpawnTransport:
             try:
                 self.proc.wait(timeout=2.0)
             except subprocess.TimeoutExpired:
-                self._kill_group(signal.SIGKILL)
-                self.proc.wait()
+                pass
+            # whatever the leader started (an emulator under a wrapper script) goes too
+            self._kill_group(signal.SIGKILL)
+            self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._stderr.close()
