@@ -133,6 +133,11 @@ def platformio_ini(board: Board) -> str:
         lines.append(f"framework = {pio.framework}")
     flags = list(board.cpu_flags) + list(pio.build_flags)
     if pio.framework:
+        # what the framework entry (e.g. firmware/boards/arduino) reports in INFO
+        flags += [f"'-DRNNMCU_BOARD_NAME=\"{board.name}\"'", f"-DRNNMCU_CLOCK_HZ={board.clock_hz}u",
+                  f"-DRNNMCU_COUNTER_KIND={board.counter.kind_code}",
+                  f"-DRNNMCU_COUNTER_SCALE={board.counter.scale}",
+                  f"-DRNNMCU_BAUD={board.uart.baud or 115200}"]
         # the framework's own sources must not see -std=c99 -Werror: only ours do
         lines.append("build_flags =" + _ini_list(flags + ["-O2"]))
         lines.append("build_src_flags =" + _ini_list(list(C_FLAGS)))
@@ -280,6 +285,14 @@ def installed_platforms() -> dict[str, Path]:
     root = core_dir() / "platforms"
     if root.is_dir():
         for d in sorted(root.iterdir()):
+            if d.suffix == ".pio-link":  # a symlink:// platform: the manifest is at its target
+                try:
+                    uri = json.loads(d.read_text())["spec"]["uri"]
+                    d = Path(uri[len("symlink://"):])
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+            if not d.is_dir():
+                continue
             manifest = d / "platform.json"
             try:
                 name = json.loads(manifest.read_text()).get("name") if manifest.is_file() else None
