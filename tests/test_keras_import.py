@@ -18,6 +18,8 @@ from rnnmcu.trainer import keras_import as ki  # noqa: E402
 from rnnmcu.trainer.keras_import import import_model, load_keras_model  # noqa: E402
 
 L = keras.layers
+# Keras 3.15's own convert_to_numpy trips a numpy 2 deprecation; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 T, F = 6, 3
 
 
@@ -269,6 +271,17 @@ def test_nested_sequential_is_flattened():
                                       ("--", "model"), ("a.b", "a_b")])
 def test_sanitise_name(raw, want):
     assert ki.sanitise_name(raw) == want
+
+
+def test_trainer_package_import_is_tensorflow_free():
+    import subprocess
+    import sys
+
+    code = ("import sys, rnnmcu.trainer, rnnmcu.codegen.activations; "
+            "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+            "assert not bad, bad; print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
 
 
 # ---------------------------------------------------------------------------------------------

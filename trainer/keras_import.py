@@ -210,8 +210,7 @@ def _normalization(layer: Any, ctx: _Ctx) -> list:
     # Keras: (x - mean) / maximum(sqrt(variance), epsilon()), in float32.
     std = np.maximum(np.sqrt(var), np.float32(keras.config.epsilon())).astype(np.float32)
     ctx.norm_mean, ctx.norm_std = mean, std
-    if ctx.mask_value is not None:
-        pass  # Masking came first: it compares raw inputs, nothing to convert
+    # A Masking layer before this one compares raw inputs: its value needs no conversion.
     return []
 
 
