@@ -101,6 +101,10 @@ class Emulator:
         if not self.firmware.is_file():
             raise InputError(f"firmware {self.firmware} does not exist",
                              f"build it first: rnnmcu build --board {self.board.name} ...")
+        with open(self.firmware, "rb") as f:
+            if f.read(4) != b"\x7fELF":
+                raise InputError(f"firmware {self.firmware} is not an ELF file",
+                                 f"pass the firmware.elf that rnnmcu build made for {self.board.name}")
         last = ""
         for _ in range(PORT_RETRIES):
             self.port = free_port()
@@ -154,6 +158,17 @@ class Emulator:
             self._log.close()
             self._log = None
 
+    def check_alive(self, cause: BaseException | None = None) -> None:
+        """Raise ToolchainError with QEMU's output if it has exited."""
+        if self.proc is None or self.proc.poll() is None:
+            return
+        time.sleep(0.05)  # let its last words reach the log
+        raise ToolchainError(
+            f"{Path(self.command[0]).name} exited (code {self.proc.returncode}) while running "
+            f"{self.firmware} on {self.board.name}:\n{self.output().strip() or '(no output)'}",
+            "check that the firmware was built for this board, and run the command by hand: "
+            + " ".join(self.command)) from cause
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -173,5 +188,10 @@ def launch(board: Board, firmware_path: str | os.PathLike[str], *,
     emu = Emulator(board, firmware_path, start_timeout=start_timeout)
     try:
         yield emu.start()
+    except Exception as exc:
+        # QEMU loads the image only once the first client connects: if it died, its own
+        # message explains the failure better than the broken link does
+        emu.check_alive(exc)
+        raise
     finally:
         emu.stop()

@@ -50,11 +50,24 @@ void rnnmcu_port_write(const uint8_t *buf, size_t n)
     }
 }
 
-uint32_t rnnmcu_port_counter(void)
+static inline uint32_t ccount(void)
 {
     uint32_t v;
     __asm__ volatile("rsr %0, ccount" : "=a"(v));
     return v;
+}
+
+/* Returns on a tick edge: CCOUNT advances once per 25 instructions here, so an unsynchronised
+ * read would start a measurement at a random phase of the tick (the instruction count at which
+ * a request arrives depends on the host's timing) and two identical benchmarks could differ by
+ * one tick.  Waiting for the edge costs at most one tick and makes the phase repeatable. */
+uint32_t rnnmcu_port_counter(void)
+{
+    uint32_t t = ccount();
+    uint32_t u;
+    while ((u = ccount()) == t) {
+    }
+    return u;
 }
 
 /* ---- libgcc gaps ---------------------------------------------------------------------------- */

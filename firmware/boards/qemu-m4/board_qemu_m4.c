@@ -46,7 +46,18 @@ void rnnmcu_port_write(const uint8_t *buf, size_t n)
     }
 }
 
-uint32_t rnnmcu_port_counter(void) { return FPGAIO_COUNTER; }
+/* Returns on a tick edge: the counter advances once per 40 instructions, so an unsynchronised
+ * read would start a measurement at a random phase of the tick (the instruction count at which
+ * a request arrives depends on the host's timing) and two identical benchmarks could differ by
+ * one tick.  Waiting for the edge costs at most one tick and makes the phase repeatable. */
+uint32_t rnnmcu_port_counter(void)
+{
+    uint32_t t = FPGAIO_COUNTER;
+    uint32_t u;
+    while ((u = FPGAIO_COUNTER) == t) {
+    }
+    return u;
+}
 
 /* ---- startup ------------------------------------------------------------------------------ */
 
