@@ -17,7 +17,7 @@ from rnnmcu.boards.loader import list_boards, load_board, load_board_file
 from rnnmcu.errors import InputError, ToolchainError
 from rnnmcu.hil import Device, open_transport
 
-from boards_fixtures import EMULATED_BOARDS, fake_gen_dir
+from boards_fixtures import EMULATED_BOARDS, fake_firmware, fake_gen_dir  # noqa: F401
 
 GOOD = (Path(loader.__file__).parent / "qemu-m4.toml").read_text()
 
@@ -208,3 +208,19 @@ def test_doctor_reports_emulated_boards_ready():
         assert report["boards"][name]["ready"], report["boards"][name]
     assert not report["boards"]["esp32dev"]["ready"] or "espressif32" in report["platformio"]["platforms"]
     assert "qemu-m4" in board_cli.doctor_text(report)
+
+
+def test_a_firmware_over_budget_is_a_clear_input_error(tmp_path):
+    b = dataclasses.replace(load_board("qemu-lx106"), ram_bytes=1000)
+    with pytest.raises(InputError, match="does not fit qemu-lx106: RAM 16,436 bytes > budget 1,000") as exc:
+        platformio._check_fit(b, 4000, 16436, tmp_path / "firmware.elf")
+    assert "smaller model" in exc.value.hint
+    platformio._check_fit(load_board("qemu-lx106"), 4000, 16436, tmp_path / "firmware.elf")
+
+
+def test_elf_sizes_match_the_size_tool(tmp_path, fake_firmware):
+    result = fake_firmware("qemu-m4")
+    out = subprocess.run(["arm-none-eabi-size", "-B", "-d", str(result.firmware_path)],
+                         capture_output=True, text=True, check=True).stdout.splitlines()[1].split()
+    text, data, bss = (int(v) for v in out[:3])
+    assert (result.flash_bytes, result.ram_bytes) == (text + data, data + bss)
