@@ -323,9 +323,14 @@ def test_timeout_names_the_request_and_shows_what_arrived(tmp_path: Path) -> Non
     try:
         with pytest.raises(DeviceError) as ei:
             d.sync(attempts=2, timeout=0.3)
+        # a request in sequence that gets no answer names itself
+        d._info = codec.parse_info(struct.pack("<BBBBHHHHIIBH", 1, 2, 2, 0, 3, 4, 64, 4096, 0, 0,
+                                               0, 1) + b"\x00\x00\x00")
+        with pytest.raises(DeviceTimeout, match=r"no reply to RESET \(seq \d+\) within 0.3 s"):
+            d.reset()
     finally:
         d.close()
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 6
     msg = str(ei.value)
     assert "2 attempts" in msg and "INFO" in msg and "62 6f 6f 74 01" in msg
     assert ei.value.exit_code == 4
@@ -452,5 +457,24 @@ def test_stale_and_foreign_replies_are_protocol_errors(tmp_path: Path) -> None:
     try:
         with pytest.raises(codec.ProtocolError, match="seq 99"):
             d.info()
+    finally:
+        d.close()
+
+
+def test_float32_model_moves_exact_bits(builds) -> None:
+    d = _device(builds("FAKE_FLOAT32"))
+    try:
+        assert d.cached_info.dtype == np.dtype("<f4")
+        rng = np.random.default_rng(9)
+        x = (rng.standard_normal((20, 3)) * 1e3).astype(np.float32)
+        x[3] = [1e-40, -0.0, 3.4e38]   # a denormal, a negative zero, a huge value
+        got = np.array([d.step(v) for v in x])
+        want = S.fake_steps_f32(x)
+        assert got.dtype == np.float32
+        assert got.view(np.uint32).tolist() == want.view(np.uint32).tolist()
+        np.testing.assert_array_equal(d.run(x).view(np.uint32), want[-1].view(np.uint32))
+        with pytest.raises(DeviceErrorReply) as ei:
+            d.step(np.array([np.nan, 0, 0], dtype=np.float32))
+        assert ei.value.code == ErrorCode.MODEL
     finally:
         d.close()

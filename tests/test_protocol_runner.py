@@ -166,8 +166,8 @@ def test_reports_are_written_atomically(builds, tmp_path: Path) -> None:
     steps[0][1, 0] += 1
     with _open(builds()) as d:
         rep = run_hil(d, steps, runs, xq, lengths, bench_repeats=5, suite="fake-host")
-    jpath = write_json(rep, tmp_path / "hil.json")
-    xpath = write_junit(rep, tmp_path / "hil.xml")
+    jpath = write_json(tmp_path / "hil.json", rep)
+    xpath = write_junit(tmp_path / "hil.xml", rep)
     assert json.loads(jpath.read_text())["summary"]["failed"] == 1
     root = ET.parse(xpath).getroot()
     suite = root.find("testsuite")
@@ -182,7 +182,9 @@ def test_reports_are_written_atomically(builds, tmp_path: Path) -> None:
     assert props["model_name"] == "fake" and props["board"] == "host"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hil.json", "hil.xml"]  # no temp files
     with pytest.raises(InputError, match="does not exist"):
-        write_json(rep, tmp_path / "missing" / "hil.json")
+        write_json(tmp_path / "missing" / "hil.json", rep)
+    with pytest.raises(TypeError, match="path comes first"):
+        write_junit(rep, tmp_path / "swapped.xml")  # type: ignore[arg-type]
 
 
 def test_failed_write_leaves_the_old_report(tmp_path: Path, monkeypatch) -> None:
@@ -193,6 +195,23 @@ def test_failed_write_leaves_the_old_report(tmp_path: Path, monkeypatch) -> None
         raise OSError("disk full")
     monkeypatch.setattr("rnnmcu.hil.report.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        write_json({"passed": True}, target)
+        write_json(target, {"passed": True})
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # the temp file is gone
+
+
+def test_float32_outputs_compare_bit_for_bit(builds) -> None:
+    rng = np.random.default_rng(10)
+    seqs = [(rng.standard_normal((8, 3)) * 10).astype(np.float32) for _ in range(2)]
+    steps = [S.fake_steps_f32(s) for s in seqs]
+    runs = [st[-1] for st in steps]
+    with _open(builds("FAKE_FLOAT32")) as d:
+        assert run_hil(d, steps, runs, seqs, bench_repeats=3)["passed"] is True
+        steps[0] = steps[0].copy()
+        steps[0][2, 1] = np.nextafter(steps[0][2, 1], np.float32(np.inf))  # one ulp off
+        rep = run_hil(d, steps, runs, seqs, bench_repeats=0)
+    assert rep["passed"] is False
+    (m,) = rep["sequences"][0]["mismatches"]
+    assert (m["phase"], m["step"], m["index"]) == ("step", 2, 1)
+    assert isinstance(m["got"], float) and m["got"] != m["expected"]
+    json.loads(report_json(rep))

@@ -1,4 +1,5 @@
-"""Write a HIL report (the dict from runner.run_hil) as JSON and as JUnit XML, atomically:
+"""Write a HIL report (the dict from runner.run_hil) as JSON and as JUnit XML, atomically
+(``write_json(path, report)``, ``write_junit(path, report)``):
 a temporary file beside the target, then os.replace, so no half-written report is ever left."""
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from rnnmcu.errors import InputError
+
+
+def _check_args(path: object, report: object) -> None:
+    if not isinstance(report, dict) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError("call write_json/write_junit(path, report): the path comes first, then the "
+                        "report dict from run_hil")
 
 
 def _atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -50,7 +57,9 @@ def report_json(report: dict) -> str:
     return json.dumps(report, indent=2, default=_json_default, allow_nan=False) + "\n"
 
 
-def write_json(report: dict, path: str | os.PathLike[str]) -> Path:
+def write_json(path: str | os.PathLike[str], report: dict) -> Path:
+    """Write ``report`` as indented JSON to ``path`` (atomically)."""
+    _check_args(path, report)
     return _atomic_write(path, report_json(report).encode("utf-8"))
 
 
@@ -98,5 +107,7 @@ def report_junit(report: dict) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def write_junit(report: dict, path: str | os.PathLike[str]) -> Path:
+def write_junit(path: str | os.PathLike[str], report: dict) -> Path:
+    """Write ``report`` as JUnit XML (one testcase per sequence) to ``path`` (atomically)."""
+    _check_args(path, report)
     return _atomic_write(path, report_junit(report))

@@ -9,6 +9,8 @@
  *   run(x, T): reset, then T steps; y = the last step's y, or every step's y with
  *            -DFAKE_OUTPUT_SEQUENCE.  T == 0 or T > max_steps returns -1.
  * Options: -DFAKE_WINDOW_ONLY (step = NULL, flag set), -DFAKE_MAX_STEPS=n (default 64).
+ * -DFAKE_FLOAT32: float elements; step: s[c] += x[c] in float (no clamp), y[c] = s[c], y[3] = k;
+ *   x[0] being NaN is the refused input.  (Test code: only the app must stay integer-only.)
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +23,10 @@
 #define FAKE_IN 3
 #define FAKE_OUT 4
 
-#ifdef FAKE_INT8
+#if defined(FAKE_FLOAT32)
+typedef float fake_elem_t;
+#define FAKE_PRECISION RNNMCU_PRECISION_FLOAT32
+#elif defined(FAKE_INT8)
 typedef int8_t fake_elem_t;
 #define FAKE_MIN (-128)
 #define FAKE_MAX 127
@@ -44,17 +49,24 @@ typedef int16_t fake_elem_t;
 #define FAKE_F2 0u
 #endif
 
+#ifdef FAKE_FLOAT32
+typedef struct {
+    float s[FAKE_IN];
+    int32_t k;
+} fake_state_t;
+#else
 typedef struct {
     int32_t s[FAKE_IN];
     int32_t k;
 } fake_state_t;
 
-static fake_state_t fake_state;
-
 static fake_elem_t fake_sat(int32_t v)
 {
     return (fake_elem_t)(v < FAKE_MIN ? FAKE_MIN : (v > FAKE_MAX ? FAKE_MAX : v));
 }
+#endif
+
+static fake_state_t fake_state;
 
 static void fake_reset(void *state)
 {
@@ -66,6 +78,25 @@ static void fake_reset(void *state)
     st->k = 0;
 }
 
+#ifdef FAKE_FLOAT32
+static int fake_step(void *state, const void *x, void *y)
+{
+    fake_state_t *st = (fake_state_t *)state;
+    const float *xv = (const float *)x;
+    float *yv = (float *)y;
+    int c;
+    if (xv[0] != xv[0]) {
+        return -1;
+    }
+    for (c = 0; c < FAKE_IN; c++) {
+        st->s[c] += xv[c];
+        yv[c] = st->s[c];
+    }
+    st->k++;
+    yv[FAKE_IN] = (float)st->k;
+    return 0;
+}
+#else
 static int fake_step(void *state, const void *x, void *y)
 {
     fake_state_t *st = (fake_state_t *)state;
@@ -87,6 +118,7 @@ static int fake_step(void *state, const void *x, void *y)
     yv[FAKE_IN] = fake_sat(st->k);
     return 0;
 }
+#endif
 
 static int fake_run(void *state, const void *x, uint16_t T, void *y)
 {

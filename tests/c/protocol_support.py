@@ -73,3 +73,14 @@ def fake_steps(x: np.ndarray, dtype: np.dtype, state: np.ndarray | None = None) 
 def fake_run(x: np.ndarray, dtype: np.dtype, output_sequence: bool = False) -> np.ndarray:
     ys = fake_steps(x, dtype)
     return ys if output_sequence else ys[-1]
+
+
+def fake_steps_f32(x: np.ndarray) -> np.ndarray:
+    """fake_model.c built with -DFAKE_FLOAT32: float32 running sums (float32 adds, in order)."""
+    s = np.zeros(FAKE_IN, dtype=np.float32)
+    out = np.empty((x.shape[0], FAKE_OUT), dtype=np.float32)
+    for t in range(x.shape[0]):
+        s = (s + x[t].astype(np.float32)).astype(np.float32)
+        out[t, :FAKE_IN] = s
+        out[t, FAKE_IN] = np.float32(t + 1)
+    return out
