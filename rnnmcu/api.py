@@ -1,0 +1,279 @@
+"""The plain functions behind the CLI: each takes paths and options, does one job, and returns a
+JSON-able summary.  Scripts and tests call these directly."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import Any, Iterator
+
+import numpy as np
+
+from rnnmcu.errors import CheckFailed, InputError, ToolchainError
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _check_out_path(out_path: str) -> None:
+    d = os.path.dirname(os.path.abspath(out_path))
+    if not os.path.isdir(d):
+        raise InputError(f"output folder {d} does not exist", "create it first or choose another -o path")
+
+
+def _check_data(model, x: np.ndarray, what: str) -> None:
+    if x.shape[2] != model.input_dim:
+        raise InputError(f"{what}: sequences have {x.shape[2]} channels but the model takes {model.input_dim}",
+                         "use data recorded with the same channels as the training data")
+
+
+def convert(keras_path: str, calib_path: str | None, precision: str, out_path: str,
+            name: str | None = None, max_calib: int = 2000) -> dict[str, Any]:
+    """Keras model -> IR -> calibrated, quantised ``.rnnmcu`` file."""
+    from rnnmcu import data as data_mod
+    from rnnmcu.codegen import qmodel, quantize
+    from rnnmcu.trainer.keras_import import load_keras_model
+
+    _check_out_path(out_path)
+    model = load_keras_model(keras_path, name=name)
+    if calib_path is None:
+        if precision != "float32":
+            raise InputError(f"--precision {precision} needs calibration data",
+                             "pass --calib DATA.npz with sequences like those the device will see")
+        x = np.zeros((1, 1, model.input_dim), dtype=np.float32)
+        lengths = None
+    else:
+        ds = data_mod.load_npz(calib_path)
+        _check_data(model, ds.x, calib_path)
+        x, lengths = ds.x[:max_calib], None if ds.lengths is None else ds.lengths[:max_calib]
+    _say(f"calibrating {model.name} on {x.shape[0]} sequences x {x.shape[1]} steps ({precision})")
+    q = quantize.quantize(model, x, lengths, precision)
+    qmodel.save(out_path, model, q)
+    return {"model": model.name, "precision": precision, "hash": q.hash, "output": out_path,
+            "input_dim": model.input_dim, "output_dim": model.output_dim,
+            "layers": [type(l).__name__ for l in model.layers],
+            "output_sequence": model.output_sequence, "window_only": model.needs_window,
+            **size_summary(model, q)}
+
+
+def size_summary(model, q) -> dict[str, int]:
+    """Weight bytes, state bytes and multiply-accumulates per step."""
+    from rnnmcu import ir
+
+    wbytes, state, macs = 0, 0, 0
+    el = {"int8": 1, "int16": 2, "float32": 4}[q.precision]
+    for l in model.layers:
+        dirs = [l.forward, l.backward] if isinstance(l, ir.Bidirectional) else [l]
+        for d in dirs:
+            if isinstance(d, ir.Recurrent):
+                g = d.gates * d.units
+                macs += g * (d.input_dim + d.units)
+                wbytes += (g * (d.input_dim + d.units)) * (4 if q.precision == "float32" else 1) + g * 4 * 3
+                state += d.units * el + (d.units * (4 if q.precision == "float32" else 2) if "lstm" in d.cell else 0)
+            elif isinstance(d, ir.Dense):
+                macs += d.W.size
+                wbytes += d.W.size * (4 if q.precision == "float32" else 1) + d.W.shape[0] * 4 * 3
+    return {"weight_bytes": int(wbytes), "state_bytes": int(state), "macs_per_step": int(macs)}
+
+
+def _load_dataset(path: str, model, require_labels: bool = False):
+    from rnnmcu import data as data_mod
+
+    ds = data_mod.load_npz(path, require_labels=require_labels)
+    _check_data(model, ds.x, path)
+    return ds
+
+
+def evaluate(model_path: str, data_path: str, keras_path: str | None = None) -> dict[str, Any]:
+    """Float and quantised accuracy, argmax agreement and output error on a data set."""
+    from rnnmcu.codegen import float_ref, qmodel, qref
+
+    model, q = qmodel.load(model_path)
+    ds = _load_dataset(data_path, model)
+    x, y, L = ds.x, ds.y, ds.lengths
+    if ds.x_test is not None:
+        x, y, L = ds.x_test, ds.y_test, ds.lengths_test
+    yf = float_ref.forward(model, x, L)
+    sat = qref.Saturations()
+    yq = float_ref.forward(model, x, L) if q.precision == "float32" else qref.predict(model, q, x, L, saturations=sat)
+    if q.precision == "float32":
+        yq = _float_c_equivalent(yq)
+    out: dict[str, Any] = {"model": model.name, "precision": q.precision, "sequences": int(x.shape[0])}
+    out.update(compare_outputs(yf, yq, y, model.output_sequence, L))
+    out["saturations"] = {k: int(v) for k, v in sat.items()}
+    if keras_path is not None:
+        out["keras_max_abs_error_vs_float_reference"] = float(np.max(np.abs(_keras_predict(keras_path, model, x, L) - yf)))
+    return out
+
+
+def _float_c_equivalent(y: np.ndarray) -> np.ndarray:
+    return y.astype(np.float32).astype(np.float64)
+
+
+def compare_outputs(yf: np.ndarray, yq: np.ndarray, labels: np.ndarray | None, seq: bool,
+                    lengths: np.ndarray | None) -> dict[str, Any]:
+    if seq:  # compare the last valid step of each sequence
+        idx = (np.full(yf.shape[0], yf.shape[1]) if lengths is None else np.asarray(lengths)) - 1
+        yf = yf[np.arange(len(idx)), idx]
+        yq = yq[np.arange(len(idx)), idx]
+    res: dict[str, Any] = {"max_abs_error": float(np.max(np.abs(yf - yq))) if yf.size else 0.0}
+    if yf.shape[-1] > 1:
+        res["argmax_agreement"] = float(np.mean(yf.argmax(-1) == yq.argmax(-1)))
+        if labels is not None:
+            res["float_accuracy"] = float(np.mean(yf.argmax(-1) == labels))
+            res["quantised_accuracy"] = float(np.mean(yq.argmax(-1) == labels))
+    return res
+
+
+def _keras_predict(keras_path: str, model, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """Keras output on each sequence's valid prefix (grouped by length), padded like float_ref."""
+    from rnnmcu.trainer.keras_import import load_keras_model_object
+
+    km = load_keras_model_object(keras_path)
+    L = np.full(x.shape[0], x.shape[1]) if lengths is None else np.asarray(lengths)
+    out = None
+    for n in np.unique(L):
+        sel = np.nonzero(L == n)[0]
+        y = np.asarray(km.predict(x[sel, :n], verbose=0))
+        if out is None:
+            shape = (x.shape[0], x.shape[1]) + y.shape[2:] if y.ndim == 3 else (x.shape[0],) + y.shape[1:]
+            out = np.zeros(shape)
+        if y.ndim == 3:
+            out[sel, :n] = y
+        else:
+            out[sel] = y
+    return out
+
+
+def generate(model_path: str, out_dir: str, max_steps: int | None = None) -> list[str]:
+    from rnnmcu.codegen import emit, qmodel
+
+    model, q = qmodel.load(model_path)
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    if not os.path.isdir(parent):
+        raise InputError(f"folder {parent} does not exist", "create it or choose another -o")
+    return emit.generate(model, q, out_dir, max_steps=max_steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hardware in the loop
+# ---------------------------------------------------------------------------------------------
+
+HOST_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+
+
+def build_host(gen_dir: str, out_exe: str, *, sanitize: bool = False, cc: str | None = None) -> str:
+    """Compile the firmware app for the ``host`` board (a native process speaking the protocol
+    on stdin/stdout) from a folder of generated model sources."""
+    from importlib import resources
+
+    cc = cc or shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
+    if not cc:
+        raise ToolchainError("no C compiler found for the host board", "install gcc (make setup does)")
+    fw = resources.files("rnnmcu.firmware")
+    dirs = [str(fw / "src"), str(fw / "app"), str(fw / "boards" / "host")]
+    srcs = [os.path.join(gen_dir, f) for f in sorted(os.listdir(gen_dir)) if f.endswith(".c")]
+    for d in dirs:
+        srcs += [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith(".c")]
+    flags = HOST_CFLAGS + (["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"] if sanitize else [])
+    cmd = [cc, *flags, "-I", gen_dir, *[a for d in dirs for a in ("-I", d)], "-o", out_exe, *srcs, "-lm"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ToolchainError(f"building the host firmware failed:\n{r.stderr[-4000:]}",
+                             "this is a bug in rnnmcu's generated code if your compiler is gcc/clang; please report it")
+    return out_exe
+
+
+@contextlib.contextmanager
+def _device_for(board: str, model, q, workdir: str, port: str | None) -> Iterator[Any]:
+    from rnnmcu.codegen import emit
+    from rnnmcu.hil.device import Device
+    from rnnmcu.hil.transport import open_transport
+
+    if port is not None:
+        url = port
+        with Device(open_transport(url)) as dev:
+            yield dev
+        return
+    gen = os.path.join(workdir, "gen")
+    emit.generate(model, q, gen)
+    if board == "host":
+        exe = build_host(gen, os.path.join(workdir, "host_fw"))
+        with Device(open_transport("spawn:" + exe)) as dev:
+            yield dev
+        return
+    from rnnmcu.boards.loader import load_board
+    from rnnmcu import emulator, platformio
+
+    b = load_board(board)
+    if not b.emulated:
+        raise InputError(f"board {board!r} is a real board: rnnmcu test needs --port",
+                         f"flash it with `rnnmcu flash --board {board} --port PORT`, then pass --port PORT")
+    proj = platformio.generate_project(b, gen, os.path.join(workdir, "project"))
+    res = platformio.build(proj, b)
+    with emulator.Emulator(b, res.firmware_path) as emu:
+        with Device(open_transport(emu.url)) as dev:
+            yield dev
+
+
+def expected_outputs(model, q, x: np.ndarray, lengths: np.ndarray | None):
+    """What the device must answer: quantised (mask-compressed) input windows, per-step outputs
+    and whole-window outputs, one array per sequence."""
+    from rnnmcu.codegen import float_ref, qref
+
+    xc, L, _ = float_ref.compress(model, x, lengths)
+    xq = qref.quantize_inputs(q, xc)
+    if q.precision == "float32":
+        steps = None if model.needs_window else float_ref.forward(model, xc, L, all_steps=True, masked=False)
+        runs = float_ref.forward(model, xc, L, masked=False)
+        dt = np.float32
+    else:
+        steps = None if model.needs_window else qref.forward(q, xq, L, all_steps=True)
+        runs = qref.forward(q, xq, L)
+        dt = np.int8 if q.precision == "int8" else np.int16
+    seqs = [xq[b, :L[b]].astype(dt) for b in range(len(L))]
+    exp_steps = None if steps is None else [steps[b, :L[b]].astype(dt) for b in range(len(L))]
+    exp_runs = [(runs[b, :L[b]] if runs.ndim == 3 else runs[b]).astype(dt) for b in range(len(L))]
+    return seqs, exp_steps, exp_runs
+
+
+def hil_test(board: str, model_path: str, data_path: str, port: str | None = None,
+             junit: str | None = None, report: str | None = None, max_seqs: int | None = None,
+             bench_repeats: int = 20) -> dict[str, Any]:
+    """Run every test sequence on the device, step by step and as whole windows, and compare each
+    output with the bit-exact reference."""
+    from rnnmcu.codegen import qmodel
+    from rnnmcu.hil import report as report_mod
+    from rnnmcu.hil.runner import run_hil
+
+    model, q = qmodel.load(model_path)
+    ds = _load_dataset(data_path, model)
+    x, L = (ds.x_test, ds.lengths_test) if ds.x_test is not None else (ds.x, ds.lengths)
+    if max_seqs is not None:
+        x, L = x[:max_seqs], None if L is None else L[:max_seqs]
+    seqs, exp_steps, exp_runs = expected_outputs(model, q, x, L)
+    if q.precision == "float32":
+        raise InputError("rnnmcu test proves bit-exactness, and a float32 model has no bit-exact reference",
+                         "convert with --precision int8 or int16 for the device test; check float32 with `rnnmcu eval`")
+    for out in (junit, report):
+        if out is not None:
+            _check_out_path(out)
+    with tempfile.TemporaryDirectory(prefix="rnnmcu-test-") as work:
+        with _device_for(board, model, q, work, port) as dev:
+            info = dev.sync()
+            if info.model_hash != q.hash32:
+                raise CheckFailed(
+                    f"the device runs a different model (hash {info.model_hash:08x}, expected {q.hash32:08x} for {model.name})",
+                    "flash the firmware built from this .rnnmcu file, or pass the matching model")
+            rep = run_hil(dev, exp_steps, exp_runs, seqs, bench_repeats=bench_repeats,
+                          suite=f"rnnmcu-{board}-{model.name}", progress=_say)
+    rep.update({"board": board, "model": model.name, "precision": q.precision, "hash": q.hash})
+    if junit:
+        report_mod.write_junit(junit, rep)
+    if report:
+        report_mod.write_json(report, rep)
+    return rep

@@ -1,0 +1,101 @@
+"""Helpers for tests that check generated C against the references: random IR models and a
+native build of the stdin/stdout model driver (tests/c/model_driver.c)."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from rnnmcu import ir
+from rnnmcu.codegen import emit, float_ref, qref
+from rnnmcu.codegen.qmodel import QModel
+
+REPO = Path(__file__).resolve().parent.parent
+RUNTIME = REPO / "firmware" / "src"
+DRIVER = REPO / "tests" / "c" / "model_driver.c"
+DTYPE = {"int8": np.int8, "int16": np.int16, "float32": np.float32}
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+
+
+def random_recurrent(rng: np.random.Generator, cell: str, F: int, n: int, *, return_sequences=False,
+                     go_backwards=False, reset_after=True, use_bias=True, activation="tanh",
+                     recurrent_activation="sigmoid", scale=0.5) -> ir.Recurrent:
+    G = ir.GATES[cell]
+    b = rng.normal(0, 0.2, G * n) if use_bias else np.zeros(G * n)
+    b_rec = rng.normal(0, 0.2, G * n) if (use_bias and cell == "gru" and reset_after) else np.zeros(G * n)
+    return ir.Recurrent(cell=cell, units=n, input_dim=F, W=rng.normal(0, scale, (G * n, F)),
+                        U=rng.normal(0, scale / np.sqrt(n) * 2, (G * n, n)), b=b, b_rec=b_rec,
+                        activation=activation, recurrent_activation=recurrent_activation,
+                        return_sequences=return_sequences, go_backwards=go_backwards, reset_after=reset_after)
+
+
+def sensor_data(rng: np.random.Generator, model: ir.Model, B: int, T: int, variable: bool = False):
+    x = (rng.normal(0, 1, (B, T, model.input_dim)) * model.norm_std + model.norm_mean).astype(np.float32)
+    L = rng.integers(1, T + 1, B) if variable else None
+    return x, L
+
+
+SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+_RUNTIME_LIBS: dict[bool, str] = {}
+
+
+def runtime_objects(sanitize: bool) -> list[str]:
+    """The runtime and the driver compiled once per test session (they do not depend on the model)."""
+    import tempfile
+
+    if sanitize not in _RUNTIME_LIBS:
+        d = tempfile.mkdtemp(prefix="rnnmcu-rt-")
+        _RUNTIME_LIBS[sanitize] = d
+        for src in sorted(RUNTIME.glob("*.c")) + [DRIVER]:
+            subprocess.run(["gcc", *STRICT, *(SANITIZE if sanitize else ["-O2"]), "-I", str(RUNTIME), "-c",
+                            str(src), "-o", os.path.join(d, src.stem + ".o")], check=True, capture_output=True, text=True)
+    d = _RUNTIME_LIBS[sanitize]
+    return sorted(os.path.join(d, f) for f in os.listdir(d))
+
+
+def build_driver(gen_dir: str | os.PathLike, exe: str | os.PathLike, *, sanitize: bool = True) -> str:
+    gen_dir = str(gen_dir)
+    srcs = [os.path.join(gen_dir, f) for f in sorted(os.listdir(gen_dir)) if f.endswith(".c")]
+    san = SANITIZE if sanitize else ["-O2"]
+    r = subprocess.run(["gcc", *STRICT, *san, "-I", gen_dir, "-I", str(RUNTIME), "-o", str(exe), *srcs,
+                        *runtime_objects(sanitize), "-lm"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return str(exe)
+
+
+def run_driver(exe: str, xq: np.ndarray, lengths: np.ndarray, dtype) -> np.ndarray:
+    buf = bytearray(np.uint32(len(xq)).tobytes())
+    for b in range(len(xq)):
+        buf += np.uint32(lengths[b]).tobytes() + np.ascontiguousarray(xq[b, :lengths[b]], dtype=dtype).tobytes()
+    r = subprocess.run([exe], input=bytes(buf), capture_output=True, check=True)
+    return np.frombuffer(r.stdout, dtype=dtype)
+
+
+def expected_stream(model: ir.Model, q: QModel, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """What the driver prints for these sequences, from the references (integer, or float for float32)."""
+    xc, L, _ = float_ref.compress(model, x, lengths)
+    if q.precision == "float32":
+        steps = None if model.needs_window else float_ref.forward(model, xc, L, all_steps=True, masked=False)
+        runs = float_ref.forward(model, xc, L, masked=False)
+    else:
+        xq = qref.quantize_inputs(q, xc)
+        steps = None if model.needs_window else qref.forward(q, xq, L, all_steps=True)
+        runs = qref.forward(q, xq, L)
+    parts = []
+    for b in range(len(L)):
+        if steps is not None:
+            parts.append(steps[b, :L[b]].ravel())
+        parts.append(runs[b, :L[b]].ravel() if runs.ndim == 3 else runs[b])
+    return np.concatenate(parts)
+
+
+def c_outputs(model: ir.Model, q: QModel, x: np.ndarray, lengths: np.ndarray | None, workdir) -> np.ndarray:
+    """Generate, build (ASan/UBSan) and run the C model on the same inputs the references see."""
+    gen = Path(workdir) / "gen"
+    emit.generate(model, q, str(gen))
+    exe = build_driver(gen, Path(workdir) / "drv")
+    L0 = np.full(len(x), x.shape[1]) if lengths is None else np.asarray(lengths)
+    xc, L, _ = float_ref.compress(model, x, L0)
+    return run_driver(exe, qref.quantize_inputs(q, xc), L, DTYPE[q.precision])
