@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from typing import Any, Iterator
 
 import numpy as np
 
-from rnnmcu.errors import CheckFailed, InputError, ToolchainError
+from rnnmcu.errors import CheckFailed, InputError
 
 
 def _say(msg: str) -> None:
@@ -163,58 +161,32 @@ def generate(model_path: str, out_dir: str, max_steps: int | None = None) -> lis
 # Hardware in the loop
 # ---------------------------------------------------------------------------------------------
 
-HOST_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
-
-
-def build_host(gen_dir: str, out_exe: str, *, sanitize: bool = False, cc: str | None = None) -> str:
-    """Compile the firmware app for the ``host`` board (a native process speaking the protocol
-    on stdin/stdout) from a folder of generated model sources."""
-    from importlib import resources
-
-    cc = cc or shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
-    if not cc:
-        raise ToolchainError("no C compiler found for the host board", "install gcc (make setup does)")
-    fw = resources.files("rnnmcu.firmware")
-    dirs = [str(fw / "src"), str(fw / "app"), str(fw / "boards" / "host")]
-    srcs = [os.path.join(gen_dir, f) for f in sorted(os.listdir(gen_dir)) if f.endswith(".c")]
-    for d in dirs:
-        srcs += [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith(".c")]
-    flags = HOST_CFLAGS + (["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"] if sanitize else [])
-    cmd = [cc, *flags, "-I", gen_dir, *[a for d in dirs for a in ("-I", d)], "-o", out_exe, *srcs, "-lm"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise ToolchainError(f"building the host firmware failed:\n{r.stderr[-4000:]}",
-                             "this is a bug in rnnmcu's generated code if your compiler is gcc/clang; please report it")
-    return out_exe
-
-
 @contextlib.contextmanager
 def _device_for(board: str, model, q, workdir: str, port: str | None) -> Iterator[Any]:
+    """A synced-ready Device for ``board``: the given port, or firmware built from ``q`` and
+    started here (the host board as a process, emulated boards under QEMU)."""
+    from rnnmcu import emulator, platformio
+    from rnnmcu.boards.loader import load_board
     from rnnmcu.codegen import emit
     from rnnmcu.hil.device import Device
     from rnnmcu.hil.transport import open_transport
 
     if port is not None:
-        url = port
-        with Device(open_transport(url)) as dev:
+        with Device(open_transport(port)) as dev:
             yield dev
         return
-    gen = os.path.join(workdir, "gen")
-    emit.generate(model, q, gen)
-    if board == "host":
-        exe = build_host(gen, os.path.join(workdir, "host_fw"))
-        with Device(open_transport("spawn:" + exe)) as dev:
-            yield dev
-        return
-    from rnnmcu.boards.loader import load_board
-    from rnnmcu import emulator, platformio
-
     b = load_board(board)
-    if not b.emulated:
+    if b.kind == "real":
         raise InputError(f"board {board!r} is a real board: rnnmcu test needs --port",
                          f"flash it with `rnnmcu flash --board {board} --port PORT`, then pass --port PORT")
-    proj = platformio.generate_project(b, gen, os.path.join(workdir, "project"))
-    res = platformio.build(proj, b)
+    gen = os.path.join(workdir, "gen")
+    emit.generate(model, q, gen)
+    _say(f"building firmware for {board}")
+    res = platformio.build(platformio.generate_project(b, gen, os.path.join(workdir, "project")), b)
+    if b.kind == "host":
+        with Device(open_transport(platformio.transport_url(res))) as dev:
+            yield dev
+        return
     with emulator.Emulator(b, res.firmware_path) as emu:
         with Device(open_transport(emu.url)) as dev:
             yield dev
