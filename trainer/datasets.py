@@ -63,11 +63,13 @@ def _dataset(**kw):
 # Padding and lengths
 # ---------------------------------------------------------------------------------------------
 
-def pad_sequences(seqs: Sequence[np.ndarray], max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def pad_sequences(seqs: Sequence[np.ndarray], max_len: int | None = None,
+                  check_zero: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Stack ``(T_i, F)`` arrays into ``(n, T, F)`` float32, zero-padded at the end, and their lengths.
 
     Raises :class:`InputError` when a sequence is longer than ``max_len``, empty, has a different
-    channel count, or has a real step that is all zeros (it would be read as padding)."""
+    channel count, or (with ``check_zero``) has a real step that is all zeros (it would be read as
+    padding)."""
     if len(seqs) == 0:
         raise InputError("no sequences to pad")
     feats = {np.asarray(s).shape[1] if np.ndim(s) == 2 else -1 for s in seqs}
@@ -83,7 +85,8 @@ def pad_sequences(seqs: Sequence[np.ndarray], max_len: int | None = None) -> tup
     x = np.zeros((len(seqs), t, feats.pop()), dtype=np.float32)
     for i, s in enumerate(seqs):
         x[i, : len(s)] = s
-    check_no_zero_steps(x, lengths)
+    if check_zero:
+        check_no_zero_steps(x, lengths)
     return x, lengths
 
 
@@ -191,6 +194,14 @@ def _name(ds, k) -> str:
 # CSV parsing helpers
 # ---------------------------------------------------------------------------------------------
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _open_csv(path: str) -> tuple[list[str], Iterable[tuple[int, list[str]]], object]:
     try:
         fh = open(path, newline="", encoding="utf-8-sig")
@@ -216,14 +227,11 @@ def _open_csv(path: str) -> tuple[list[str], Iterable[tuple[int, list[str]]], ob
     if dup:
         fh.close()
         raise InputError(f"{path} line 1: duplicate column name(s) {', '.join(map(repr, dup))}")
-    try:
-        first = header[0]
-        float(first)
+    numeric = [h for h in header if _is_number(h)]
+    if numeric:
         fh.close()
-        raise InputError(f"{path} line 1: the first row looks like data ({first!r}); a header row is required",
-                         hint="add a header such as: seq,t,ax,ay,az,label")
-    except ValueError:
-        pass
+        raise InputError(f"{path} line 1: the first row looks like data ({numeric[0]!r} is a number); "
+                         f"a header row is required", hint="add a header such as: seq,t,ax,ay,az,label")
 
     def rows():
         try:
@@ -384,7 +392,7 @@ def load_csv(path: str, *, variable_length: bool = False, require_labels: bool =
         if not ids:
             out[split] = None
             continue
-        x, lengths = pad_sequences([arrays[i] for i in ids])
+        x, lengths = pad_sequences([arrays[i] for i in ids], check_zero=variable_length)
         y = np.asarray([names.index(seqs[i]["label"]) for i in ids], dtype=np.int64) if names else None
         out[split] = (x, lengths if variable_length else None, y, ids)
     if out["train"] is None:

@@ -20,12 +20,17 @@ from rnnmcu.errors import InputError
 from rnnmcu.trainer.spec import AVAILABLE_CELLS, ModelSpec
 
 
-def _rnn_class(cell: str):
-    import keras
-
+def check_cell(cell: str) -> None:
+    """Refuse cells the spec names but that have no Keras implementation yet (without importing TF)."""
     if cell not in AVAILABLE_CELLS:
         raise InputError(f"cell {cell!r} is not available yet: its Keras cell has not been written",
                          hint=f"train with one of {', '.join(AVAILABLE_CELLS)} for now")
+
+
+def _rnn_class(cell: str):
+    check_cell(cell)
+    import keras
+
     return {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
 
 
@@ -74,7 +79,7 @@ def build_model(spec: ModelSpec, n_features: int, n_classes: int, norm_steps: np
         norm.set_weights(w)
         norm.finalize_state()
 
-    opt_kw = {"learning_rate": spec.lr}
+    opt_kw = {"learning_rate": spec.learning_rate}
     if spec.clipnorm > 0:
         opt_kw["clipnorm"] = spec.clipnorm
     model.compile(optimizer=keras.optimizers.Adam(**opt_kw), loss="sparse_categorical_crossentropy",

@@ -27,6 +27,8 @@ from rnnmcu.errors import InputError
 CELLS = ("rnn", "lstm", "gru", "peephole-lstm", "peephole-gru")
 AVAILABLE_CELLS = ("rnn", "lstm", "gru")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
+# Default learning rate per cell: SimpleRNN diverges or stalls at rates LSTM/GRU train well with.
+DEFAULT_LR = {"rnn": 0.002, "lstm": 0.005, "gru": 0.005, "peephole-lstm": 0.005, "peephole-gru": 0.005}
 CLASS_WEIGHTS = ("auto", "none")
 # Spellings accepted for a few keys, mapped to the field name.
 ALIASES = {"learning_rate": "lr", "cell_type": "cell", "rnn_units": "units", "num_layers": "layers",
@@ -47,7 +49,7 @@ class ModelSpec:
     activation: str = "tanh"
     recurrent_activation: str = "sigmoid"
     # training
-    lr: float = 0.005
+    lr: float | None = None         # None: DEFAULT_LR for the cell
     epochs: int = 60
     batch_size: int = 32
     patience: int = 10              # early stopping on validation loss; best weights restored
@@ -76,7 +78,7 @@ class ModelSpec:
                 raise bad(name, f"= {v} is out of range {lo}..{hi}")
         if not 0.0 <= self.dropout < 1.0:
             raise bad("dropout", f"= {self.dropout} must be in [0, 1)")
-        if not 0.0 < self.lr < 10.0:
+        if self.lr is not None and not 0.0 < self.lr < 10.0:
             raise bad("lr", f"= {self.lr} must be in (0, 10)")
         if self.clipnorm < 0:
             raise bad("clipnorm", f"= {self.clipnorm} must be >= 0 (0 turns clipping off)")
@@ -84,6 +86,11 @@ class ModelSpec:
             raise bad("val_fraction", f"= {self.val_fraction} must be in (0, 0.9)")
         for name in ("activation", "recurrent_activation", "dense_activation"):
             _check_activation(name, getattr(self, name))
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate used: ``lr``, or the cell's default when ``lr`` is None."""
+        return self.lr if self.lr is not None else DEFAULT_LR[self.cell]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -32,7 +32,7 @@ import numpy as np
 
 from rnnmcu.errors import InputError
 from rnnmcu.trainer import datasets
-from rnnmcu.trainer.spec import AVAILABLE_CELLS, ModelSpec
+from rnnmcu.trainer.spec import ModelSpec
 
 
 def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,9 +152,8 @@ def train(data_path: str, out_path: str, spec: ModelSpec, report_dir: str | None
     ``window``/``hop``/``label_mode``/``test_fraction`` window a CSV stream instead.
     Returns the metrics dict (also written to ``report_dir/metrics.json`` when given)."""
     _check_out_path(out_path)
-    if spec.cell not in AVAILABLE_CELLS:
-        from rnnmcu.trainer.models import _rnn_class
-        _rnn_class(spec.cell)  # raises the 'not available yet' InputError before loading data
+    from rnnmcu.trainer.models import check_cell
+    check_cell(spec.cell)  # the 'not available yet' InputError before loading data or TensorFlow
     ds = datasets.load(data_path, variable_length=variable_length, window=window, hop=hop,
                        label_mode=label_mode, test_fraction=test_fraction)
     return train_dataset(ds, out_path, spec, report_dir=report_dir, progress=progress, source=str(data_path))
@@ -189,7 +188,7 @@ def train_dataset(ds, out_path: str, spec: ModelSpec, report_dir: str | None = N
         callbacks = [
             stopper,
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
-                                              patience=max(2, patience // 3), min_lr=spec.lr / 64),
+                                              patience=max(2, patience // 3), min_lr=spec.learning_rate / 64),
             _progress_callback(spec.epochs, progress),
         ]
         cw = class_weights(y_tr, k) if spec.class_weights == "auto" else None
@@ -226,6 +225,7 @@ def train_dataset(ds, out_path: str, spec: ModelSpec, report_dir: str | None = N
         "stopped_early": epochs_run < spec.epochs,
         "seed": spec.seed,
         "spec": spec.to_dict(),
+        "learning_rate": spec.learning_rate,
         "n_train": int(tr.size),
         "n_val": int(va.size),
         "n_test": int(ds.x_test.shape[0]) if ds.x_test is not None else 0,
