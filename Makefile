@@ -75,7 +75,7 @@ setup: apt $(STAMP_INSTALL)
 	done
 
 test: setup
-	$(PY) -m pytest tests/ $(PYTEST_ARGS)
+	$(PY) -m pytest tests/ --durations=10 $(PYTEST_ARGS)
 
 demo: setup
 	@mkdir -p $(DEMO_OUT)

@@ -5,8 +5,10 @@ Markers (all run by the default ``make test``; deselect with ``-m 'not slow'`` w
 
 Fixtures for every part's tests:
 ``tmp_workdir``  a fresh temporary directory, made the current directory for the test
-``c_compilers``  session-wide map of the C compilers the Makefile installs; asking for one that is
-                 missing FAILS the test (it is an install problem, never a reason to skip)
+``c_compilers``  session-wide map of the C compilers the Makefile installs (gcc, clang, arm, riscv,
+                 xtensa -> path); asking for one that is missing FAILS the test (an install problem,
+                 never a reason to skip); ``c_compilers.libc_flags("riscv")`` gives the flags it
+                 needs to find its C library headers
 ``emulators``    the same for the QEMU system emulators
 ``repo_root``    the checkout's root folder
 ``seed``         this test's seed, derived from its node id (not from Python's hash seed) and
@@ -45,6 +47,9 @@ COMPILERS = {
     "riscv": ("riscv64-unknown-elf-gcc", "gcc-riscv64-unknown-elf"),
     "xtensa": ("xtensa-lx106-elf-gcc", "gcc-xtensa-lx106"),
 }
+# Flags a compiler needs to find its C library headers (<stdint.h>, <string.h>): Debian's bare
+# riscv64-unknown-elf-gcc has no default libc, picolibc comes in through its specs file.
+LIBC_FLAGS = {"riscv": ["--specs=picolibc.specs"]}
 EMULATORS = {
     "arm": ("qemu-system-arm", "qemu-system-arm"),
     "riscv32": ("qemu-system-riscv32", "qemu-system-misc"),
@@ -79,6 +84,11 @@ class ToolMap(dict):
                 self[name] = path
             else:
                 self.missing[name] = (exe, pkg)
+
+    def libc_flags(self, name: str) -> list[str]:
+        """Extra flags ``name`` needs for the C library headers (see LIBC_FLAGS)."""
+        self[name]  # fails the test if the tool is missing
+        return list(LIBC_FLAGS.get(name, [])) if self.kind == "C compiler" else []
 
     def __missing__(self, name: str) -> str:
         if name in self.missing:

@@ -377,3 +377,36 @@ def test_landed_lazy_commands_load() -> None:
             assert r.exit_code == 0, (name, r.output)
         else:
             assert name not in listed
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared fixtures in conftest.py (used by every part's tests)
+# ---------------------------------------------------------------------------------------------
+
+def test_c_compilers_fixture_finds_libc_headers(c_compilers: Any, tmp_path: Path) -> None:
+    src = tmp_path / "t.c"
+    src.write_text("#include <stdint.h>\n#include <string.h>\nint f(void) { return (int)strlen(\"ab\"); }\n")
+    arch = {"arm": ["-mthumb", "-mcpu=cortex-m4"], "riscv": ["-march=rv32imc", "-mabi=ilp32"], "xtensa": ["-mlongcalls"]}
+    for name in ("gcc", "clang", "arm", "riscv", "xtensa"):
+        cmd = [c_compilers[name], *c_compilers.libc_flags(name), *arch.get(name, []), "-std=c99", "-Wall", "-Werror",
+               "-c", str(src), "-o", str(tmp_path / f"{name}.o")]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, f"{' '.join(cmd)}\n{p.stderr}"
+
+
+def test_emulators_fixture(emulators: Any) -> None:
+    for name in ("arm", "riscv32", "xtensa"):
+        assert Path(emulators[name]).is_file()
+
+
+def test_tool_map_fails_clearly_for_a_missing_tool() -> None:
+    from conftest import ToolMap
+
+    tools = ToolMap("C compiler", {"nope": ("rnnmcu-no-such-cc", "some-debian-package")})
+    with pytest.raises(pytest.fail.Exception, match="some-debian-package"):
+        tools["nope"]
+
+
+def test_tmp_workdir_is_cwd(tmp_workdir: Path, seed: int) -> None:
+    assert Path.cwd() == tmp_workdir
+    assert isinstance(seed, int) and np.random.randint(1 << 30) == np.random.RandomState(seed).randint(1 << 30)
