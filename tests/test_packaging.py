@@ -19,7 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MAPPING = {"rnnmcu": "rnnmcu", "rnnmcu.trainer": "trainer", "rnnmcu.codegen": "codegen",
            "rnnmcu.firmware": "firmware", "rnnmcu.boards": "boards"}
-FIRMWARE_DATA = (".c", ".h", ".md")
+# Build artefacts excluded from package data (pyproject exclude-package-data).
+BUILD_ARTEFACTS = (".pyc", ".o", ".a", ".elf", ".bin", ".map", ".d")
 SOURCE_ITEMS = ["pyproject.toml", "setup.py", "README.md", *MAPPING.values()]
 
 
@@ -39,10 +40,16 @@ def source_packages() -> list[str]:
     return out
 
 
-def data_files(folder: str, want: "callable[[Path], bool]") -> list[str]:
+def data_files(folder: str) -> list[str]:
+    """Every file under ``folder`` that must ship: all but hidden paths, caches and build artefacts."""
     base = ROOT / folder
-    return sorted(str(p.relative_to(base)) for p in base.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts and want(p.relative_to(base)))
+    out = []
+    for p in base.rglob("*"):
+        rel = p.relative_to(base)
+        if (p.is_file() and "__pycache__" not in rel.parts and not any(part.startswith(".") for part in rel.parts)
+                and p.suffix not in BUILD_ARTEFACTS):
+            out.append(str(rel))
+    return sorted(out)
 
 
 @pytest.fixture(scope="module")
@@ -89,13 +96,15 @@ def test_wheel_contents(wheel: Path) -> None:
     for pkg in source_packages():
         init = pkg.replace(".", "/") + "/__init__.py"
         assert init in names, f"package {pkg} is missing from the wheel"
-    fw = data_files("firmware", lambda p: p.suffix in FIRMWARE_DATA)
-    assert fw, "firmware/ has no C sources"
+    fw = data_files("firmware")
+    assert any(f.endswith(".c") for f in fw), "firmware/ has no C sources"
     for f in fw:
         assert f"rnnmcu/firmware/{f}" in names, f"firmware/{f} is not shipped"
-    boards = data_files("boards", lambda p: p.suffix == ".toml" or p.parts[0] == "platform")
+    boards = data_files("boards")
+    assert any(f.endswith(".toml") for f in boards), "boards/ has no board files"
     for f in boards:
         assert f"rnnmcu/boards/{f}" in names, f"boards/{f} is not shipped"
+    assert not any(n.endswith(BUILD_ARTEFACTS) for n in names), "build artefacts in the wheel"
 
 
 def test_wheel_metadata(wheel: Path) -> None:
@@ -113,7 +122,7 @@ def test_wheel_metadata(wheel: Path) -> None:
 
 def test_import_from_outside_checkout(unpacked: Path, tmp_path: Path) -> None:
     pkgs = source_packages()
-    fw = data_files("firmware", lambda p: p.suffix in FIRMWARE_DATA)
+    fw = data_files("firmware")
     code = textwrap.dedent(f"""
         import importlib, importlib.resources, os, sys
         site = {str(unpacked)!r}
