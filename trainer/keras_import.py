@@ -2,8 +2,11 @@
 
 One handler per Keras layer class, registered in one table (:data:`LAYER_HANDLERS`; a
 duplicate registration is an error).  Recurrent layers (``SimpleRNN``, ``LSTM``, ``GRU``, a
-generic ``RNN``) dispatch once more on their *cell* class (:data:`CELL_HANDLERS`), so a new
-cell — e.g. the project's peephole LSTM/GRU cells — is one :func:`register_cell` call.
+generic ``RNN``, the project's ``PeepholeLSTM`` / ``PeepholeGRU``) dispatch once more on their
+*cell* class (:data:`CELL_HANDLERS`), so a new cell is one :func:`register_cell` call.  The
+project's cells (:mod:`rnnmcu.trainer.cells`) map to the IR cells ``peephole_lstm`` (``p`` =
+``peephole_kernel``, rows i, f, o) and ``peephole_gru`` (``p`` row z); this module imports them,
+which registers them with Keras, so ``.keras`` files using them load without ``custom_objects``.
 Everything is canonicalised here, once: matrices transposed to ``(out, in)``, the GRU bias split,
 activation aliases resolved, the ``Normalization`` layer folded into ``norm_mean`` / ``norm_std``,
 the ``Masking`` value converted to sensor units.  Anything not understood raises
@@ -49,6 +52,9 @@ import keras
 from rnnmcu import ir
 from rnnmcu.codegen import activations as _act
 from rnnmcu.errors import InputError, UnsupportedModelError
+# The project's own cells and layers: importing them registers them as Keras serialisables, so
+# load_keras_model reads a .keras file that uses them without custom_objects.
+from rnnmcu.trainer import cells as _cells
 
 L = keras.layers
 
@@ -198,7 +204,9 @@ def _normalization(layer: Any, ctx: _Ctx) -> list:
     if getattr(layer, "invert", False):
         raise _unsupported(layer, "invert=True is not supported")
     keep = list(getattr(layer, "_keep_axis", []) or [])
-    if keep != [2]:
+    axis = tuple(layer.axis) if isinstance(layer.axis, (list, tuple)) else (layer.axis,)
+    # adapted on (N, F) or (N, T, F) data: either way the kept axis is the last (feature) one
+    if keep != [2] and axis != (-1,):
         raise _unsupported(layer, f"axis={layer.axis!r} is not supported: only axis=-1 "
                            "(per feature) normalisation can be folded into the input")
     if getattr(layer, "mean", None) is None or getattr(layer, "variance", None) is None:
@@ -343,7 +351,7 @@ def _recurrent_ir(layer: Any, ctx: _Ctx, *, in_bidirectional: bool = False) -> i
     return handler(layer, cell, ctx, ctx.dim)
 
 
-@register(L.SimpleRNN, L.LSTM, L.GRU, L.RNN)
+@register(L.SimpleRNN, L.LSTM, L.GRU, L.RNN, _cells.PeepholeLSTM, _cells.PeepholeGRU)
 def _recurrent(layer: Any, ctx: _Ctx) -> list:
     r = _recurrent_ir(layer, ctx)
     ctx.dim, ctx.seq = r.units, r.return_sequences
@@ -373,17 +381,29 @@ def _simple_cell(layer: Any, cell: Any, ctx: _Ctx, input_dim: int) -> ir.Recurre
                                               b_rec=np.zeros_like(b), **kw))
 
 
-@register_cell(L.LSTMCell)
+def _peepholes(layer: Any, cell: Any, rows: int) -> np.ndarray:
+    p = _np(cell.peephole_kernel)
+    if p.shape != (rows, cell.units):
+        raise _unsupported(layer, f"unexpected peephole_kernel shape {p.shape}, expected "
+                           f"{(rows, cell.units)}")
+    return p
+
+
+@register_cell(L.LSTMCell, _cells.PeepholeLSTMCell)
 def _lstm_cell(layer: Any, cell: Any, ctx: _Ctx, input_dim: int) -> ir.Recurrent:
     W, U = _weights(layer, cell, input_dim, 4)
     b = _np(cell.bias) if cell.use_bias else np.zeros(4 * cell.units, np.float32)
     kw = _common(layer, cell)
     ra = _elementwise(layer, "recurrent_activation", cell.recurrent_activation)
-    return _build(layer, lambda: ir.Recurrent(cell="lstm", input_dim=input_dim, W=W, U=U, b=b,
-                                              b_rec=np.zeros_like(b), recurrent_activation=ra, **kw))
+    peephole = isinstance(cell, _cells.PeepholeLSTMCell)
+    p = _peepholes(layer, cell, 3) if peephole else None
+    return _build(layer, lambda: ir.Recurrent(cell="peephole_lstm" if peephole else "lstm",
+                                              input_dim=input_dim, W=W, U=U, b=b,
+                                              b_rec=np.zeros_like(b), recurrent_activation=ra,
+                                              p=p, **kw))
 
 
-@register_cell(L.GRUCell)
+@register_cell(L.GRUCell, _cells.PeepholeGRUCell)
 def _gru_cell(layer: Any, cell: Any, ctx: _Ctx, input_dim: int) -> ir.Recurrent:
     W, U = _weights(layer, cell, input_dim, 3)
     g = 3 * cell.units
@@ -399,9 +419,12 @@ def _gru_cell(layer: Any, cell: Any, ctx: _Ctx, input_dim: int) -> ir.Recurrent:
         b, b_rec = _np(cell.bias), np.zeros(g, np.float32)
     kw = _common(layer, cell)
     ra = _elementwise(layer, "recurrent_activation", cell.recurrent_activation)
-    return _build(layer, lambda: ir.Recurrent(cell="gru", input_dim=input_dim, W=W, U=U, b=b,
-                                              b_rec=b_rec, recurrent_activation=ra,
-                                              reset_after=reset_after, **kw))
+    peephole = isinstance(cell, _cells.PeepholeGRUCell)
+    p = _peepholes(layer, cell, 1) if peephole else None
+    return _build(layer, lambda: ir.Recurrent(cell="peephole_gru" if peephole else "gru",
+                                              input_dim=input_dim, W=W, U=U, b=b, b_rec=b_rec,
+                                              recurrent_activation=ra, reset_after=reset_after,
+                                              p=p, **kw))
 
 
 @register(L.Bidirectional)
@@ -526,7 +549,9 @@ def import_model(keras_model: Any, name: str | None = None, *, source: str = "")
 
 
 def load_keras_model(path: str, name: str | None = None, custom_objects: dict | None = None) -> ir.Model:
-    """Load a ``.keras`` file (without compiling it) and import it."""
+    """Load a ``.keras`` file (without compiling it) and import it.  The project's own layers
+    and cells (:mod:`rnnmcu.trainer.cells`) need no ``custom_objects``: this module has
+    registered them by importing them."""
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file", "check the path of the trained .keras model")
     if os.path.isdir(path):
