@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class Counter:
 class Uart:
     driver: str          # free text: cmsdk, 16550, usb-cdc, stdio
     baud: int
+    fallback_baud: int = 0   # a rate every bridge on such boards takes (`rnnmcu build --baud`); 0: none
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,29 @@ class PlatformIOEnv:
     framework: str | None       # arduino, espidf, or None (bare metal)
     build_flags: tuple[str, ...] = ()
     options: dict[str, str] = field(default_factory=dict)  # extra platformio.ini options
+    # every framework the board builds with -> firmware/boards/<entry>/ (the default one included)
+    entries: dict[str, str] = field(default_factory=dict)
+    # extra ESP-IDF settings for sdkconfig.defaults (board specific, e.g. the flash size)
+    sdkconfig: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_dev_platform(self) -> bool:
         return self.platform == DEV_PLATFORM
+
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        return tuple(self.entries)
+
+
+@dataclass(frozen=True)
+class CompileCheck:
+    """The offline proof for a real board: a cross compiler of the same instruction-set family
+    that exists on a developer machine (Debian packages), used to compile the model and runtime
+    with -Werror and the board entry files against stand-in framework headers.  Not firmware."""
+    cc: str                     # C compiler, e.g. xtensa-lx106-elf-gcc
+    cxx: str                    # C++ compiler for Arduino entries
+    flags: tuple[str, ...]      # CPU flags for that compiler
+    package: str                # Debian package of cc and cxx
 
 
 @dataclass(frozen=True)
@@ -93,12 +113,31 @@ class Board:
     requires: Requires
     emulator: Emulator | None = None
     platformio: PlatformIOEnv | None = None
+    compile_check: CompileCheck | None = None
     notes: str = ""
     source: str = ""           # the file it was loaded from
 
     @property
     def emulated(self) -> bool:
         return self.kind == "emulated"
+
+    @property
+    def framework(self) -> str | None:
+        return self.platformio.framework if self.platformio is not None else None
+
+    def with_framework(self, framework: str | None) -> "Board":
+        """This board built with ``framework`` (None: its default): the PlatformIO env and the
+        entry folder switch together.  An InputError names the frameworks the board has."""
+        if framework is None or framework == self.framework:
+            return self
+        pio = self.platformio
+        if pio is None or framework not in pio.entries:
+            known = ", ".join(pio.frameworks) if pio is not None and pio.frameworks else "none"
+            raise InputError(f"board {self.name!r} does not build with framework {framework!r} "
+                             f"(it has: {known})",
+                             f"choose one of those with --framework, or another board (`rnnmcu boards`)")
+        return replace(self, entry=pio.entries[framework],
+                       platformio=replace(pio, framework=framework))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -107,7 +146,8 @@ class Board:
             "has_fpu": self.has_fpu, "entry": self.entry,
             "counter": {"kind": self.counter.kind, "scale": self.counter.scale,
                         "source": self.counter.source},
-            "uart": {"driver": self.uart.driver, "baud": self.uart.baud},
+            "uart": {"driver": self.uart.driver, "baud": self.uart.baud,
+                     "fallback_baud": self.uart.fallback_baud},
             "budget": {"flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes},
             "requires": {"commands": list(self.requires.commands),
                          "debian_packages": list(self.requires.debian_packages),
@@ -121,8 +161,14 @@ class Board:
             d["platformio"] = {"platform": self.platformio.platform,
                                "board": self.platformio.board,
                                "framework": self.platformio.framework,
+                               "frameworks": dict(self.platformio.entries),
                                "build_flags": list(self.platformio.build_flags),
-                               "options": dict(self.platformio.options)}
+                               "options": dict(self.platformio.options),
+                               "sdkconfig": dict(self.platformio.sdkconfig)}
+        if self.compile_check is not None:
+            d["compile_check"] = {"cc": self.compile_check.cc, "cxx": self.compile_check.cxx,
+                                  "flags": list(self.compile_check.flags),
+                                  "package": self.compile_check.package}
         return d
 
 
@@ -232,7 +278,8 @@ def parse_board(data: dict[str, Any], where: str, expected_name: str | None = No
 
     ut = top.table("uart")
     assert ut is not None
-    uart = Uart(driver=ut.get("driver", str), baud=ut.count("baud", minimum=0))
+    uart = Uart(driver=ut.get("driver", str), baud=ut.count("baud", minimum=0),
+                fallback_baud=ut.count("fallback_baud", 0, minimum=0))
     ut.done()
 
     bt = top.table("budget", required=kind != "host")
@@ -270,10 +317,27 @@ def parse_board(data: dict[str, Any], where: str, expected_name: str | None = No
         for k, v in options.items():
             if not isinstance(v, str):
                 raise pt.error(f"options.{k}", f"must be a string, not {v!r}")
+        sdkconfig = pt.get("sdkconfig", dict, {})
+        for k, v in sdkconfig.items():
+            if not isinstance(v, str) or not k.startswith("CONFIG_"):
+                raise pt.error(f"sdkconfig.{k}", "must be CONFIG_NAME = \"value\" (a string)")
         framework = pt.get("framework", str, "") or None
+        entries = pt.get("frameworks", dict, {})
+        for k, v in entries.items():
+            if not isinstance(v, str) or not v:
+                raise pt.error(f"frameworks.{k}", f"must be an entry folder name, not {v!r}")
+        entry = top.get("entry", str)
+        if framework is not None:
+            if entries.get(framework, entry) != entry:
+                raise pt.error(f"frameworks.{framework}",
+                               f"is {entries[framework]!r} but the board's entry is {entry!r}")
+            entries = {framework: entry, **{k: v for k, v in entries.items() if k != framework}}
+        elif entries:
+            raise pt.error("frameworks", "needs a default 'framework' in the same table")
         platformio = PlatformIOEnv(platform=pt.get("platform", str), board=pt.get("board", str),
                                    framework=framework, build_flags=pt.strs("build_flags", ()),
-                                   options=dict(options))
+                                   options=dict(options), entries=dict(entries),
+                                   sdkconfig=dict(sdkconfig))
         if kind == "emulated" and not platformio.is_dev_platform:
             raise pt.error("platform", f"is {platformio.platform!r}; emulated boards build with "
                                        f"the project's own platform {DEV_PLATFORM!r}")
@@ -281,12 +345,22 @@ def parse_board(data: dict[str, Any], where: str, expected_name: str | None = No
             raise pt.error("platform", f"{DEV_PLATFORM!r} only builds emulated boards")
         pt.done()
 
+    compile_check = None
+    cc = top.table("compile_check", required=False)
+    if cc is not None:
+        if kind != "real":
+            raise top.error("compile_check", "is only for boards of kind 'real' (the others build here)")
+        compile_check = CompileCheck(cc=cc.get("cc", str), cxx=cc.get("cxx", str),
+                                     flags=cc.strs("flags", ()), package=cc.get("package", str))
+        cc.done()
+
     board = Board(
         name=name, title=top.get("title", str), kind=kind, arch=arch, cpu=top.get("cpu", str),
         cpu_flags=top.strs("cpu_flags", ()), clock_hz=top.count("clock_hz", minimum=0),
         has_fpu=top.get("has_fpu", bool), entry=top.get("entry", str), counter=counter, uart=uart,
         flash_bytes=flash, ram_bytes=ram, requires=requires, emulator=emulator,
-        platformio=platformio, notes=top.get("notes", str, ""), source=where)
+        platformio=platformio, compile_check=compile_check, notes=top.get("notes", str, ""),
+        source=where)
     top.done()
     return board
 

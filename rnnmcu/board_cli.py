@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from rnnmcu.boards import loader
 from rnnmcu.boards.loader import Board, list_boards, load_board
 from rnnmcu.errors import InputError, ToolchainError
 
@@ -72,17 +73,24 @@ def default_project_dir(board: str) -> Path:
 
 
 def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
-                   out_dir: str | os.PathLike[str] | None = None, *, verbose: bool = False):
-    """Generate the model C for ``model_path`` (.rnnmcu), a firmware project for ``board`` in
-    ``out_dir`` and build it.  Returns rnnmcu.platformio.BuildResult."""
+                   out_dir: str | os.PathLike[str] | None = None, *, verbose: bool = False,
+                   framework: str | None = None, baud: int | None = None):
+    """Generate the model C for ``model_path`` (.rnnmcu), a firmware project for ``board`` (with
+    ``framework``, default the board's) in ``out_dir`` and build it.  Returns
+    rnnmcu.platformio.BuildResult; a real board that cannot be built here raises ToolchainError
+    after writing the project (its message names the folder and the command to finish)."""
     from rnnmcu import platformio
 
-    b = board if isinstance(board, Board) else load_board(board)
+    b = (board if isinstance(board, Board) else load_board(board)).with_framework(framework)
     model = Path(model_path)
     if not model.is_file():
         raise InputError(f"model file {model} does not exist",
                          "convert a Keras model first: rnnmcu convert model.keras -o model.rnnmcu")
-    out = Path(out_dir) if out_dir is not None else default_project_dir(b.name)
+    if out_dir is None:
+        out = default_project_dir(b.name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        out = Path(out_dir)
     try:
         from rnnmcu.codegen import emit, qmodel
     except ImportError as exc:  # the generator is part of rnnmcu: a broken install
@@ -91,8 +99,9 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
     ir_model, q = qmodel.load(str(model))
     with tempfile.TemporaryDirectory(prefix="rnnmcu-gen-") as gen:
         emit.generate(ir_model, q, gen)
-        project = platformio.generate_project(b, gen, out)
-    _progress(f"rnnmcu: project for {b.name} at {project}; building")
+        project = platformio.generate_project(b, gen, out, baud=baud)
+    _progress(f"rnnmcu: project for {b.name}"
+              + (f" ({b.framework})" if b.framework else "") + f" at {project}; building")
     return platformio.build(project, b, verbose=verbose)
 
 
@@ -103,21 +112,75 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
               help="Converted model (rnnmcu convert).")
 @click.option("-o", "--output", "out_dir", default=None, metavar="DIR",
               help="Project folder (default out/fw-BOARD).")
+@click.option("--framework", "framework", type=click.Choice(["arduino", "espidf"]), default=None,
+              help="Framework of a real board (default: the board's, see `rnnmcu boards`).")
+@click.option("--baud", type=click.IntRange(min=1), default=None, metavar="RATE",
+              help="UART rate of a real board (default: the board's, e.g. 921600 on the ESP32s; "
+                   "115200 if the USB bridge refuses it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--verbose", is_flag=True, help="Show PlatformIO's output.")
-def build(board_name: str, model_path: str, out_dir: str | None, as_json: bool, verbose: bool) -> None:
+def build(board_name: str, model_path: str, out_dir: str | None, framework: str | None,
+          baud: int | None, as_json: bool, verbose: bool) -> None:
     """Build the firmware for a board: generated model + runtime + board entry, via PlatformIO
-    (the host board with the native compiler).  Prints flash/RAM against the board's budget."""
-    result = build_firmware(board_name, model_path, out_dir, verbose=verbose)
+    (the host board with the native compiler).  Prints flash/RAM against the board's budget.
+    Offline, a real board's project is still written; the error says how to finish it online."""
+    result = build_firmware(board_name, model_path, out_dir, verbose=verbose, framework=framework,
+                            baud=baud)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.summary())
 
 
 # --- flash -------------------------------------------------------------------------------------
 
-def flash_firmware(board: Board | str, port: str, project_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Upload a built project (rnnmcu build) to a real board on ``port``."""
+def project_board(project_dir: str | os.PathLike[str]) -> str | None:
+    """The board a generated project is for (its platformio.ini default env), or None."""
+    ini = Path(project_dir) / "platformio.ini"
+    if not ini.is_file():
+        return None
+    import configparser
+    cp = configparser.ConfigParser(interpolation=None)
+    try:
+        cp.read(ini, encoding="utf-8")
+        return cp.get("platformio", "default_envs").split(",")[0].strip() or None
+    except (configparser.Error, OSError):
+        return None
+
+
+def _find_project(board: str | None) -> tuple[str, Path]:
+    """(board, project) when neither or only one is given: out/fw-BOARD, or the one real-board
+    project under out/."""
+    if board is not None:
+        return board, default_project_dir(board)
+    found = []
+    for d in sorted(Path("out").glob("fw-*")):
+        name = project_board(d)
+        if name is not None:
+            try:
+                if load_board(name).kind == "real":
+                    found.append((name, d))
+            except InputError:
+                continue
+    if len(found) == 1:
+        return found[0]
+    raise InputError("which board? " + ("no real-board project under out/" if not found else
+                                        "several projects under out/: "
+                                        + ", ".join(str(d) for _, d in found)),
+                     "pass --board BOARD (and -d DIR if the project is elsewhere)")
+
+
+def flash_firmware(board: Board | str | None, port: str,
+                   project_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Upload a built project (rnnmcu build) to a real board on ``port``.  Without ``board`` it
+    is read from the project (``project_dir``, else the one real-board project under out/)."""
     from rnnmcu import platformio
 
+    if board is None:
+        if project_dir is not None:
+            board = project_board(project_dir)
+            if board is None:
+                raise InputError(f"{project_dir} is not a project made by rnnmcu build (no "
+                                 "platformio.ini)", "pass the folder given to rnnmcu build -o")
+        else:
+            board, project_dir = _find_project(None)
     b = board if isinstance(board, Board) else load_board(board)
     proj = Path(project_dir) if project_dir is not None else default_project_dir(b.name)
     platformio.upload(proj, b, port)
@@ -125,15 +188,15 @@ def flash_firmware(board: Board | str, port: str, project_dir: str | os.PathLike
 
 
 @click.command("flash")
-@click.option("--board", "-b", "board_name", required=True, metavar="BOARD",
-              help="Board to flash (see `rnnmcu boards`).")
+@click.option("--board", "-b", "board_name", default=None, metavar="BOARD",
+              help="Board to flash (default: the one the project was built for).")
 @click.option("--port", "-p", required=True, metavar="PORT", help="Serial port, e.g. /dev/ttyUSB0.")
 @click.option("-d", "--project", "project_dir", default=None, metavar="DIR",
-              help="Project built by `rnnmcu build` (default out/fw-BOARD).")
-def flash(board_name: str, port: str, project_dir: str | None) -> None:
+              help="Project built by `rnnmcu build` (default out/fw-BOARD, or the only one in out/).")
+def flash(board_name: str | None, port: str, project_dir: str | None) -> None:
     """Flash the built firmware to a real board (pio run -t upload)."""
     proj = flash_firmware(board_name, port, project_dir)
-    click.echo(f"flashed {board_name} on {port} from {proj}")
+    click.echo(f"flashed {project_board(proj) or board_name} on {port} from {proj}")
 
 
 # --- doctor ------------------------------------------------------------------------------------
@@ -148,8 +211,13 @@ def _tool_version(exe: str) -> str:
     return first[0] if first else "?"
 
 
+def _tool_kind(cmd: str) -> str:
+    return "emulator" if cmd.startswith("qemu-") else "compiler"
+
+
 def doctor_report() -> dict[str, Any]:
-    """What is installed and which boards are ready; never raises for a missing tool."""
+    """What is installed, what each board needs and what is missing; never raises for a
+    missing tool.  Keys: platformio, platforms, tools, serial_ports, boards."""
     from rnnmcu import platformio
     from rnnmcu.boards import provision
 
@@ -164,62 +232,143 @@ def doctor_report() -> dict[str, Any]:
         pio_ok = True
     except ToolchainError:
         pio_ok = False
-    scons_ok = (provision.core_dir() / "packages" / "tool-scons" / "scons.py").is_file()
-    report["platformio"] = {"installed": pio_ok, "version": pio_version,
-                            "core_dir": str(provision.core_dir()), "tool_scons": scons_ok,
-                            "platforms": sorted(platformio.installed_platforms())}
+    core = provision.core_dir()
+    scons_ok = (core / "packages" / "tool-scons" / "scons.py").is_file()
+    installed = set(platformio.installed_platforms())
+    report["platformio"] = {"installed": pio_ok, "version": pio_version, "core_dir": str(core),
+                            "tool_scons": scons_ok, "platforms": sorted(installed)}
     boards_ = list_boards()
+
+    # platforms: the bundled dev platform, and every one a real board needs
+    platforms: dict[str, dict[str, Any]] = {}
+    for b in boards_:
+        if b.platformio is None:
+            continue
+        pname = loader.DEV_PLATFORM if b.platformio.is_dev_platform else \
+            platformio._platform_name(b.platformio.platform)
+        entry = platforms.setdefault(pname, {"boards": []})
+        entry["boards"].append(b.name)
+    for pname, entry in platforms.items():
+        if pname == loader.DEV_PLATFORM:
+            entry.update(installed=(loader.platform_dir() / "platform.json").is_file(),
+                         where=str(loader.platform_dir()), next=None)
+        else:
+            ok = pname in installed
+            entry.update(installed=ok, where=str(core / "platforms") if ok else None,
+                         next=None if ok else
+                         f"online, once: PLATFORMIO_CORE_DIR={core} pio pkg install -g -p {pname} "
+                         "(or `rnnmcu build` when online does it)")
+    report["platforms"] = platforms
+
     tools: dict[str, dict[str, Any]] = {}
+
+    def add_tool(cmd: str, package: str, board: str, role: str) -> None:
+        if cmd not in tools:
+            path = shutil.which(cmd)
+            tools[cmd] = {"kind": _tool_kind(cmd), "path": path,
+                          "version": _tool_version(path) if path else None,
+                          "package": package, "boards": [], "next": None if path else
+                          f"sudo apt-get install {package}"}
+        tools[cmd]["boards"].append(f"{board} ({role})")
+
     for b in boards_:
         for cmd in b.requires.commands:
-            if cmd not in tools:
-                path = shutil.which(cmd)
-                tools[cmd] = {"path": path, "version": _tool_version(path) if path else None}
+            kind = _tool_kind(cmd)
+            package = next((p for p in b.requires.debian_packages
+                            if p.startswith("qemu") == (kind == "emulator")
+                            and not p.startswith("picolibc")), None)
+            add_tool(cmd, package or "?", b.name, "build" if kind == "compiler" else "run")
+        if b.compile_check is not None:
+            for cmd in (b.compile_check.cc, b.compile_check.cxx):
+                add_tool(cmd, b.compile_check.package, b.name, "compile check")
     report["tools"] = tools
+
     try:
         from serial.tools import list_ports
         report["serial_ports"] = [{"device": p.device, "description": p.description}
                                   for p in list_ports.comports()]
     except ImportError:
         report["serial_ports"] = []
+
     per_board = {}
-    installed = set(report["platformio"]["platforms"])
     for b in boards_:
-        missing = [f"{c} (Debian: {' '.join(b.requires.debian_packages) or '?'})"
-                   for c in b.requires.commands if tools[c]["path"] is None]
-        if b.kind != "host" and not pio_ok:
-            missing.append("PlatformIO (pip install platformio)")
-        for p in b.requires.pio_platforms:
-            if p not in installed:
-                missing.append(f"PlatformIO platform {p} (online: pio pkg install -g -p {p})")
-        per_board[b.name] = {"kind": b.kind, "ready": not missing, "missing": missing}
+        needs: list[str] = []
+        missing: list[str] = []
+        for c in b.requires.commands:
+            needs.append(c)
+            if tools[c]["path"] is None:
+                missing.append(c)
+        if b.kind != "host":
+            needs.append("PlatformIO")
+            if not pio_ok:
+                missing.append("PlatformIO")
+        for pn in b.requires.pio_platforms:
+            needs.append(f"PlatformIO platform {pn}")
+            if pn not in installed:
+                missing.append(f"PlatformIO platform {pn}")
+        check = None
+        if b.compile_check is not None:
+            cc_ok = all(tools[c]["path"] for c in (b.compile_check.cc, b.compile_check.cxx))
+            check = {"compiler": b.compile_check.cc, "ready": cc_ok,
+                     "next": None if cc_ok else f"sudo apt-get install {b.compile_check.package}"}
+        if not missing:
+            next_step = (f"rnnmcu test --board {b.name} ..." if b.kind != "real" else
+                         f"rnnmcu build --board {b.name} ...; rnnmcu flash --port PORT")
+        elif b.kind == "real":
+            next_step = ("install the platform (see its row) when online; offline, `rnnmcu build "
+                         f"--board {b.name}` writes the project for `pio run -e {b.name}` later")
+        else:
+            next_step = "install what is missing (see its row)"
+        per_board[b.name] = {"kind": b.kind, "arch": b.arch,
+                             "frameworks": list(b.platformio.frameworks) if b.platformio else [],
+                             "ready": not missing, "needs": needs, "missing": missing,
+                             "compile_check": check, "next": next_step}
     report["boards"] = per_board
     return report
 
 
 def doctor_text(report: dict[str, Any]) -> str:
+    """One table: what is installed, what each board needs, what is missing and what to do."""
+    rows: list[list[str]] = []
     pio = report["platformio"]
-    out = ["PlatformIO: " + (f"{pio['version']} (core dir {pio['core_dir']}; tool-scons "
-                             f"{'provisioned' if pio['tool_scons'] else 'not yet provisioned: python -m rnnmcu.boards.provision'}; "
-                             f"platforms: {', '.join(pio['platforms']) or 'none'})"
-                             if pio["installed"] else "not installed (pip install platformio)"), ""]
-    out.append(_table(["tool", "found", "version"],
-                      [[n, t["path"] or "MISSING", t["version"] or "-"]
-                       for n, t in sorted(report["tools"].items())]))
-    out.append("")
+    if pio["installed"]:
+        rows.append(["platformio", "platformio", "ok",
+                     f"{pio['version']}; core dir {pio['core_dir']}; tool-scons "
+                     + ("provisioned" if pio["tool_scons"] else
+                        "not yet provisioned (python -m rnnmcu.boards.provision; builds do it)")])
+    else:
+        rows.append(["platformio", "platformio", "MISSING", "pip install 'platformio>=6.1,<7'"])
+    for name, p in sorted(report["platforms"].items()):
+        rows.append(["platform", name, "ok" if p["installed"] else "MISSING",
+                     (f"for {', '.join(p['boards'])}" if p["installed"] else
+                      f"{p['next']}; needed by {', '.join(p['boards'])}")])
+    for name, t in sorted(report["tools"].items(), key=lambda kv: (kv[1]["kind"], kv[0])):
+        rows.append([t["kind"], name, "ok" if t["path"] else "MISSING",
+                     (f"{t['version'] or t['path']}" if t["path"] else t["next"])
+                     + f"; for {', '.join(t['boards'])}"])
     ports = report["serial_ports"]
-    out.append("serial ports: " + (", ".join(f"{p['device']} ({p['description']})" for p in ports)
-                                   if ports else "none found"))
-    out.append("")
-    out.append(_table(["board", "kind", "status"],
-                      [[n, b["kind"], "ready" if b["ready"] else "missing: " + "; ".join(b["missing"])]
-                       for n, b in report["boards"].items()]))
-    return "\n".join(out)
+    for port in ports:
+        rows.append(["serial port", port["device"], "found", port["description"]])
+    if not ports:
+        rows.append(["serial port", "-", "none", "no serial ports found (plug in a board for "
+                     "rnnmcu flash/test --port)"])
+    for name, b in report["boards"].items():
+        detail = "needs " + ", ".join(b["needs"]) if b["needs"] else "needs nothing more"
+        if b["missing"]:
+            detail += "; MISSING " + ", ".join(b["missing"])
+        if b["compile_check"] is not None:
+            c = b["compile_check"]
+            detail += (f"; offline compile check ({c['compiler']}): "
+                       + ("available" if c["ready"] else f"missing ({c['next']})"))
+        detail += f"; next: {b['next']}"
+        rows.append([f"board ({b['kind']})", name, "ready" if b["ready"] else "NOT READY", detail])
+    return _table(["what", "name", "status", "details / next step"], rows)
 
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def doctor(as_json: bool) -> None:
-    """Check PlatformIO, cross compilers, QEMU and serial ports; say which boards are ready."""
+    """Check PlatformIO and its platforms, cross compilers, QEMU and serial ports; say what each
+    board needs, what is missing and what to do next (one table)."""
     report = doctor_report()
     click.echo(json.dumps(report, indent=2) if as_json else doctor_text(report))
