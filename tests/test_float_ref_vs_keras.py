@@ -16,6 +16,7 @@ keras = pytest.importorskip("keras")
 
 from rnnmcu import ir  # noqa: E402
 from rnnmcu.codegen.float_ref import forward  # noqa: E402
+from rnnmcu.trainer.cells import PeepholeGRU, PeepholeGRUCell, PeepholeLSTM, PeepholeLSTMCell  # noqa: E402
 from rnnmcu.trainer.keras_import import import_model  # noqa: E402
 
 L = keras.layers
@@ -64,11 +65,27 @@ def compare(km, x: np.ndarray) -> None:
                     f"keras {want[idx]!r}; sequences {bad}, steps {steps}")
 
 
+def rnn_over(cell_cls, units: int, **kw):
+    """``keras.layers.RNN(cell_cls(units, cell options), layer options)`` from one kwargs dict."""
+    layer_kw = {k: kw.pop(k) for k in list(kw) if k in ("return_sequences", "go_backwards",
+                                                         "stateful", "unroll")}
+    return L.RNN(cell_cls(units, **kw), **layer_kw)
+
+
 CELLS: dict[str, Callable[..., object]] = {
     "simple": lambda **kw: L.SimpleRNN(5, **kw),
     "lstm": lambda **kw: L.LSTM(5, **kw),
     "gru": lambda **kw: L.GRU(5, **kw),
     "gru_reset_before": lambda **kw: L.GRU(5, reset_after=False, **kw),
+    "peephole_lstm": lambda **kw: PeepholeLSTM(5, **kw),
+    "peephole_gru": lambda **kw: PeepholeGRU(5, **kw),
+    "peephole_gru_reset_before": lambda **kw: PeepholeGRU(5, reset_after=False, **kw),
+}
+# The cells inside a plain keras.layers.RNN (the wrappers above are that too, built for you).
+PEEPHOLE_CELLS: dict[str, Callable[..., object]] = {
+    "rnn_peephole_lstm_cell": lambda **kw: rnn_over(PeepholeLSTMCell, 5, **kw),
+    "rnn_peephole_gru_cell": lambda **kw: rnn_over(PeepholeGRUCell, 5, **kw),
+    "rnn_peephole_gru_cell_reset_before": lambda **kw: rnn_over(PeepholeGRUCell, 5, reset_after=False, **kw),
 }
 OPTIONS = {
     "last": {},
@@ -80,10 +97,24 @@ OPTIONS = {
 
 
 @pytest.mark.parametrize("opt", OPTIONS)
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", [*CELLS, *PEEPHOLE_CELLS])
 def test_cell_options(cell, opt):
-    km = build([CELLS[cell](**OPTIONS[opt])], seed=len(cell) + len(opt))
+    km = build([{**CELLS, **PEEPHOLE_CELLS}[cell](**OPTIONS[opt])], seed=len(cell) + len(opt))
     compare(km, inputs(1))
+
+
+@pytest.mark.parametrize("cell", ["peephole_lstm", "peephole_gru", "peephole_gru_reset_before"])
+def test_peepholes_matter(cell):
+    """Large peepholes, so a reference that ignored or misplaced them could not pass."""
+    km = build([CELLS[cell](return_sequences=True)], seed=50)
+    p = km.layers[0].cell.peephole_kernel
+    p.assign(np.random.default_rng(50).choice([-2.0, 2.0], size=tuple(p.shape)).astype("float32"))
+    x = inputs(50)
+    compare(km, x)
+    m = import_model(km)
+    m.layers[0].p = np.zeros_like(m.layers[0].p)
+    want = np.asarray(keras.ops.convert_to_numpy(km(x)))
+    assert np.abs(forward(m, x) - want).max() > 1e-2
 
 
 def _acts(cell: str) -> list[tuple[str, str]]:
@@ -92,7 +123,7 @@ def _acts(cell: str) -> list[tuple[str, str]]:
     return [(a, rec[i % len(rec)] if cell != "simple" else "sigmoid") for i, a in enumerate(names)]
 
 
-@pytest.mark.parametrize("cell", ["simple", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["simple", "lstm", "gru", "peephole_lstm", "peephole_gru_reset_before"])
 def test_activation_matrix(cell):
     """Every IR activation as ``activation`` (and a set of gate activations), per cell; each
     activation also as a Dense activation on the output."""
@@ -113,6 +144,14 @@ def test_activation_matrix(cell):
 def test_unusual_gate_activations(rec):
     km = build([L.LSTM(4, recurrent_activation=rec, return_sequences=True)], seed=3, wscale=0.2)
     compare(km, inputs(3, scale=0.3))
+
+
+@pytest.mark.parametrize("rec", ["exponential", "gelu", "mish", "log_sigmoid", "squareplus", "elu"])
+def test_unusual_gate_activations_peephole(rec):
+    km = build([PeepholeLSTM(4, recurrent_activation=rec, return_sequences=True),
+                PeepholeGRU(3, recurrent_activation=rec, activation="softsign", return_sequences=True)],
+               seed=4, wscale=0.2)
+    compare(km, inputs(4, scale=0.3))
 
 
 @pytest.mark.parametrize("seq", [False, True])
@@ -174,7 +213,8 @@ def test_unknown_length():
 
 
 @pytest.mark.parametrize("variant", ["stacked", "dense_per_step", "time_distributed", "softmax_head",
-                                     "softmax_layer", "activation_layers", "dropouts"])
+                                     "softmax_layer", "activation_layers", "dropouts",
+                                     "stacked_peephole", "peephole_mixed"])
 def test_structures(variant):
     body = {
         "stacked": [L.LSTM(6, return_sequences=True), L.GRU(5, return_sequences=True,
@@ -190,6 +230,14 @@ def test_structures(variant):
         "dropouts": [L.GaussianNoise(0.3), L.LSTM(5, return_sequences=True, dropout=0.3,
                                                    recurrent_dropout=0.3), L.Dropout(0.5),
                      L.SpatialDropout1D(0.3), L.GRU(3)],
+        "stacked_peephole": [PeepholeLSTM(6, return_sequences=True),
+                             PeepholeGRU(5, return_sequences=True, go_backwards=True, reset_after=False),
+                             L.RNN(PeepholeGRUCell(4, use_bias=False), return_sequences=True),
+                             L.RNN(PeepholeLSTMCell(3), go_backwards=True)],
+        "peephole_mixed": [L.Dense(4, activation="tanh"), L.LSTM(5, return_sequences=True),
+                           PeepholeLSTM(4, return_sequences=True, dropout=0.3, recurrent_dropout=0.3),
+                           L.TimeDistributed(L.Dense(3)), L.GRU(3, return_sequences=True),
+                           PeepholeGRU(4), L.Dense(2, activation="softmax")],
     }[variant]
     compare(build(body, seed=13), inputs(13))
 
@@ -197,7 +245,8 @@ def test_structures(variant):
 @pytest.mark.parametrize("seq", [False, True])
 @pytest.mark.parametrize("merge", ir.MERGE_MODES)
 def test_bidirectional(merge, seq):
-    for i, cell in enumerate(["simple", "lstm", "gru", "gru_reset_before"]):
+    for i, cell in enumerate(["simple", "lstm", "gru", "gru_reset_before", "peephole_lstm",
+                              "peephole_gru"]):
         km = build([L.Bidirectional(CELLS[cell](return_sequences=seq), merge_mode=merge), L.Dense(2)],
                    seed=20 + i)
         try:
@@ -211,6 +260,15 @@ def test_bidirectional_stacked():
     km = build([L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode="concat"),
                 L.Bidirectional(L.LSTM(3), merge_mode="ave"), L.Dense(2)], seed=30)
     compare(km, inputs(30))
+
+
+@pytest.mark.parametrize("merge", ir.MERGE_MODES)
+def test_bidirectional_over_peephole_cells(merge):
+    """Bidirectional(RNN(cell)) (not the wrappers), stacked, every merge mode."""
+    km = build([L.Bidirectional(L.RNN(PeepholeGRUCell(4, reset_after=False), return_sequences=True),
+                                merge_mode=merge),
+                L.Bidirectional(L.RNN(PeepholeLSTMCell(3)), merge_mode=merge), L.Dense(2)], seed=31)
+    compare(km, inputs(31))
 
 
 # --- masking combined with time reversal ------------------------------------------------------

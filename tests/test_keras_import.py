@@ -15,6 +15,7 @@ keras = pytest.importorskip("keras")
 from rnnmcu import ir  # noqa: E402
 from rnnmcu.errors import InputError, UnsupportedModelError  # noqa: E402
 from rnnmcu.trainer import keras_import as ki  # noqa: E402
+from rnnmcu.trainer.cells import PeepholeGRU, PeepholeGRUCell, PeepholeLSTM, PeepholeLSTMCell  # noqa: E402
 from rnnmcu.trainer.keras_import import import_model, load_keras_model  # noqa: E402
 
 L = keras.layers
@@ -56,12 +57,35 @@ def np_rnn_simple(x, W, U, b, act=np.tanh, backwards=False):
 # recurrent layers: fields and weight layout
 # ---------------------------------------------------------------------------------------------
 
+_LAYER_ARGS = ("return_sequences", "go_backwards", "unroll", "stateful", "name")
+
+
+def rnn_over(cell_cls, units, **kw):
+    """``keras.layers.RNN(cell_cls(units, cell options), layer options)`` from one kwargs dict."""
+    layer_kw = {k: kw.pop(k) for k in list(kw) if k in _LAYER_ARGS}
+    return L.RNN(cell_cls(units, **kw), **layer_kw)
+
+
 CELLS = {
     "simple": (lambda **kw: L.SimpleRNN(4, **kw), 1),
     "lstm": (lambda **kw: L.LSTM(4, **kw), 4),
     "gru": (lambda **kw: L.GRU(4, **kw), 3),
     "gru_reset_before": (lambda **kw: L.GRU(4, reset_after=False, **kw), 3),
+    "peephole_lstm": (lambda **kw: PeepholeLSTM(4, **kw), 4),
+    "peephole_gru": (lambda **kw: PeepholeGRU(4, **kw), 3),
+    "peephole_gru_reset_before": (lambda **kw: PeepholeGRU(4, reset_after=False, **kw), 3),
+    "peephole_lstm_cell": (lambda **kw: rnn_over(PeepholeLSTMCell, 4, **kw), 4),
+    "peephole_gru_cell": (lambda **kw: rnn_over(PeepholeGRUCell, 4, **kw), 3),
+    "peephole_gru_cell_reset_before": (lambda **kw: rnn_over(PeepholeGRUCell, 4, reset_after=False, **kw), 3),
 }
+
+
+def ir_cell(case: str) -> str:
+    """The IR cell a CELLS entry imports as."""
+    for name in ("peephole_lstm", "peephole_gru", "simple", "lstm", "gru"):
+        if case.startswith(name):
+            return name
+    raise KeyError(case)
 OPTIONS = {
     "default": {},
     "return_sequences": {"return_sequences": True},
@@ -88,7 +112,7 @@ def test_recurrent_layer(cell, opt):
     assert len(m.layers) == 1
     r = m.layers[0]
     assert isinstance(r, ir.Recurrent)
-    assert r.cell == ("gru" if cell.startswith("gru") else cell)
+    assert r.cell == ir_cell(cell)
     assert r.units == 4 and r.input_dim == F and r.name == "rnn"
     assert r.return_sequences == kw.get("return_sequences", False)
     assert r.go_backwards == kw.get("go_backwards", False)
@@ -104,7 +128,7 @@ def test_recurrent_layer(cell, opt):
     assert r.W.shape == (gates * 4, F) and r.U.shape == (gates * 4, 4)
     if kw.get("use_bias", True) is False:
         assert not r.b.any() and not r.b_rec.any()
-    elif cell == "gru":
+    elif "gru" in cell and "reset_before" not in cell:
         assert r.reset_after
         bias = np_(c.bias)
         assert bias.shape == (2, 12)
@@ -114,8 +138,13 @@ def test_recurrent_layer(cell, opt):
     else:
         np.testing.assert_array_equal(r.b, np_(c.bias))
         assert r.b.any() and not r.b_rec.any()
-    if cell == "gru_reset_before":
+    if "reset_before" in cell:
         assert r.reset_after is False
+    if r.cell.startswith("peephole"):
+        assert r.p.shape == ((3, 4) if r.cell == "peephole_lstm" else (1, 4)) and r.p.any()
+        np.testing.assert_array_equal(r.p, np_(c.peephole_kernel))
+    else:
+        assert r.p is None
     assert m.name == "m1" and m.input_dim == F and m.max_steps == T and not m.stateful
     assert m.mask_value is None and not m.norm_mean.any() and np.all(m.norm_std == 1)
     assert m.output_sequence == kw.get("return_sequences", False)
@@ -159,6 +188,37 @@ def test_stacked_and_dense():
     assert d.activation == "relu"
     assert m.layers[4].activation == "linear" and m.layers[4].name == "out"
     assert m.output_dim == 2 and not m.output_sequence
+
+
+def test_stacked_peephole_layers_and_stateful():
+    km = seq(PeepholeLSTM(5, return_sequences=True, name="a"),
+             L.RNN(PeepholeGRUCell(4, reset_after=False), return_sequences=True, go_backwards=True,
+                   name="b"),
+             L.Dense(3, name="per_step"), PeepholeGRU(2, stateful=True, name="c"), L.Dense(2),
+             batch_size=1)
+    m = import_model(km)
+    assert [getattr(l, "cell", None) for l in m.layers] == ["peephole_lstm", "peephole_gru", None,
+                                                           "peephole_gru", None]
+    assert [l.input_dim for l in m.layers] == [3, 5, 4, 3, 2]
+    assert m.stateful and not m.layers[1].reset_after and m.layers[1].go_backwards
+    for i, name in [(0, "a"), (1, "b"), (3, "c")]:
+        np.testing.assert_array_equal(m.layers[i].p, np_(km.get_layer(name).cell.peephole_kernel))
+
+
+def test_peephole_keras_and_ir_files_round_trip(tmp_path):
+    km = seq(L.Masking(0.0), L.Bidirectional(PeepholeGRU(3, return_sequences=True), merge_mode="mul"),
+             L.RNN(PeepholeLSTMCell(2)), L.Dense(2, activation="softmax"), name="peep")
+    p = tmp_path / "peep.keras"
+    km.save(p)
+    a, b = import_model(km), load_keras_model(str(p))
+    ir.save(str(tmp_path / "peep.rnnmcu"), b)
+    c, _ = ir.load(str(tmp_path / "peep.rnnmcu"))
+    for m in (b, c):
+        assert m.layers[0].forward.cell == "peephole_gru" and m.layers[1].cell == "peephole_lstm"
+        np.testing.assert_array_equal(m.layers[0].forward.p, a.layers[0].forward.p)
+        np.testing.assert_array_equal(m.layers[0].backward.p, a.layers[0].backward.p)
+        np.testing.assert_array_equal(m.layers[1].p, a.layers[1].p)
+        np.testing.assert_array_equal(m.layers[1].U, a.layers[1].U)
 
 
 def test_time_distributed_dense_and_dropped_layers():
@@ -228,7 +288,8 @@ def test_masking_alone():
 
 
 @pytest.mark.parametrize("merge", ["concat", "sum", "mul", "ave"])
-@pytest.mark.parametrize("cell", ["simple", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["simple", "lstm", "gru", "peephole_lstm", "peephole_gru_reset_before",
+                                  "peephole_gru_cell"])
 def test_bidirectional(merge, cell):
     inner = CELLS[cell][0](return_sequences=True)
     km = seq(L.Bidirectional(inner, merge_mode=merge, name="bi"), L.Dense(2))
@@ -242,6 +303,11 @@ def test_bidirectional(merge, cell):
     np.testing.assert_array_equal(bi.backward.W, np_(kb.backward_layer.cell.kernel).T)
     assert not np.array_equal(bi.forward.W, bi.backward.W)
     assert m.layers[1].input_dim == bi.output_dim
+    assert bi.forward.cell == bi.backward.cell == ir_cell(cell)
+    if ir_cell(cell).startswith("peephole"):
+        np.testing.assert_array_equal(bi.forward.p, np_(kb.forward_layer.cell.peephole_kernel))
+        np.testing.assert_array_equal(bi.backward.p, np_(kb.backward_layer.cell.peephole_kernel))
+        assert not np.array_equal(bi.forward.p, bi.backward.p)
 
 
 def test_functional_model_and_name():
@@ -301,7 +367,10 @@ def test_supported_lists():
                  "Bidirectional", "Dense", "TimeDistributed", "Dropout", "GaussianNoise",
                  "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "Activation", "Softmax"]:
         assert name in layers
-    assert ki.supported_cells() == ["GRUCell", "LSTMCell", "SimpleRNNCell"]
+    for name in ["PeepholeLSTM", "PeepholeGRU"]:
+        assert name in layers
+    assert ki.supported_cells() == ["GRUCell", "LSTMCell", "PeepholeGRUCell", "PeepholeLSTMCell",
+                                    "SimpleRNNCell"]
 
 
 def test_a_new_cell_is_one_registration():
@@ -397,6 +466,10 @@ def test_softmax_recurrent_activation_unsupported():
      ['Softmax layer "x"', "mask"]),
     (lambda: [L.Masking(), L.GRU(3, return_sequences=True, zero_output_for_mask=True, name="x")],
      ['GRU layer "x"', "zero_output_for_mask"]),
+    (lambda: [PeepholeGRU(3, recurrent_activation="softmax", name="x")],
+     ['PeepholeGRU layer "x"', "recurrent_activation='softmax'"]),
+    (lambda: [L.RNN(PeepholeLSTMCell(3, activation=lambda v: v * 2), name="x")],
+     ['RNN layer "x"', "activation", "custom"]),
 ])
 def test_unsupported_options(make, needles):
     _raises(seq(*make()), *needles)
