@@ -171,11 +171,11 @@ def _device_for(board: str, model, q, workdir: str, port: str | None) -> Iterato
     from rnnmcu.hil.device import Device
     from rnnmcu.hil.transport import open_transport
 
+    b = load_board(board)
     if port is not None:
-        with Device(open_transport(port)) as dev:
+        with Device(open_transport(port, baudrate=b.uart.baud)) as dev:
             yield dev
         return
-    b = load_board(board)
     if b.kind == "real":
         raise InputError(f"board {board!r} is a real board: rnnmcu test needs --port",
                          f"flash it with `rnnmcu flash --board {board} --port PORT`, then pass --port PORT")

@@ -74,6 +74,8 @@ uint32_t rnnmcu_port_counter(void)
 
 unsigned int __udivsi3(unsigned int n, unsigned int d);
 unsigned int __umodsi3(unsigned int n, unsigned int d);
+int __divsi3(int n, int d);
+long long __muldi3(long long a, long long b);
 
 /* Restoring shift-and-subtract division; the caller guarantees d != 0 (as for the C operator). */
 static unsigned int udivmod(unsigned int n, unsigned int d, unsigned int *rem)
@@ -102,6 +104,31 @@ unsigned int __umodsi3(unsigned int n, unsigned int d)
     unsigned int r;
     (void)udivmod(n, d, &r);
     return r;
+}
+
+/* Signed division truncates toward zero, as C requires. */
+int __divsi3(int n, int d)
+{
+    const unsigned int un = n < 0 ? 0u - (unsigned int)n : (unsigned int)n;
+    const unsigned int ud = d < 0 ? 0u - (unsigned int)d : (unsigned int)d;
+    unsigned int r;
+    const unsigned int q = udivmod(un, ud, &r);
+    return (int)((n < 0) != (d < 0) ? 0u - q : q);
+}
+
+/* 64-bit product from 32-bit halves (the low 64 bits are the same for signed and unsigned). */
+long long __muldi3(long long a, long long b)
+{
+    const unsigned long long ua = (unsigned long long)a, ub = (unsigned long long)b;
+    const unsigned int al = (unsigned int)ua, ah = (unsigned int)(ua >> 32);
+    const unsigned int bl = (unsigned int)ub, bh = (unsigned int)(ub >> 32);
+    /* al * bl as a full 64-bit product from 16-bit pieces (no 64-bit multiply available) */
+    const unsigned int a0 = al & 0xFFFFu, a1 = al >> 16, b0 = bl & 0xFFFFu, b1 = bl >> 16;
+    const unsigned int p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    const unsigned int mid = (p00 >> 16) + (p01 & 0xFFFFu) + (p10 & 0xFFFFu);
+    const unsigned int lo = (p00 & 0xFFFFu) | (mid << 16);
+    const unsigned int hi = p11 + (p01 >> 16) + (p10 >> 16) + (mid >> 16) + al * bh + ah * bl;
+    return (long long)(((unsigned long long)hi << 32) | lo);
 }
 
 /* ---- startup ------------------------------------------------------------------------------ */
