@@ -398,6 +398,8 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     if isinstance(v, (list, tuple)):
+        if any(isinstance(x, (dict, list, tuple)) for x in v):
+            return f"{len(v)} entries (--json shows them)"
         if len(v) > 12:
             return ", ".join(_fmt(x) for x in v[:12]) + f", ... ({len(v)} items)"
         return ", ".join(_fmt(x) for x in v)

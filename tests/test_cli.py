@@ -243,6 +243,9 @@ def test_hil_test_passed_and_failed(files: dict[str, str], api: FakeApi, tmp_pat
     assert r.exit_code == 0, r.output
     assert api.calls == [("hil_test", ("host", files["model"], files["data"], None, str(junit), str(report), 5))]
     assert "PASSED" in r.stdout
+    api.result = {"passed": True, "sequences": [{"index": i, "mismatches": []} for i in range(150)]}
+    r = run("test", "--board", "host", "--model", files["model"], "--data", files["data"])
+    assert "150 entries (--json shows them)" in r.stdout and "'index'" not in r.stdout
     api.result = {"passed": False, "sequences": 2, "mismatches": 1}
     r = run("test", "--board", "host", "--model", files["model"], "--data", files["data"], "--json")
     assert r.exit_code == 1
