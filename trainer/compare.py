@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 import tempfile
 import time
@@ -406,6 +407,10 @@ def compare(keras_path: str, data_path: str, calib_path: str | None = None, *,
         with tempfile.TemporaryDirectory(prefix="rnnmcu-compare-") as tmp:
             trows, exp, checks = tflite_rows(model, x, L, labels, y_ref, calib_x, calib_L,
                                              workdir or tmp, timeout)
+        if workdir is None:  # the temporary folder is gone: do not point at a log inside it
+            for r in trows:
+                if r.reason and tmp in r.reason:
+                    r.reason = re.sub(r"\(log: [^)]*\)", "(keep the conversion log with --workdir DIR)", r.reason)
         rows += trows
         tpath, tops = exp.path, exp.ops
         checks["tflite_convert_seconds"] = round(exp.seconds, 2)

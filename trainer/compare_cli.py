@@ -24,9 +24,11 @@ from rnnmcu.cli import CONTEXT_SETTINGS, DataFile, ExistingFile, OutputPath
               help="Compare on at most N sequences.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True, metavar="S",
               help="Give up a TFLite conversion after S seconds (the row then says so).")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Keep the .tflite, its manifest and the conversion log in DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def compare(keras_path: str, data_path: str, calib_path: str | None, plot_path: str | None,
-            max_seqs: int | None, timeout: float, as_json: bool) -> None:
+            max_seqs: int | None, timeout: float, workdir: str | None, as_json: bool) -> None:
     """Compare rnnmcu with TensorFlow Lite (LiteRT and TFLite Micro) on one model and data set.
 
     One row per engine: float Keras, rnnmcu int8/int16/float32, TFLite full-int8 in LiteRT and in
@@ -40,7 +42,8 @@ def compare(keras_path: str, data_path: str, calib_path: str | None, plot_path: 
     """
     from rnnmcu.trainer import compare as cmp
 
-    result = cmp.compare(keras_path, data_path, calib_path, max_seqs=max_seqs, timeout=timeout)
+    result = cmp.compare(keras_path, data_path, calib_path, max_seqs=max_seqs, timeout=timeout,
+                         workdir=workdir)
     if plot_path:
         cmp.plot(result, plot_path)
     if as_json:
