@@ -129,9 +129,9 @@ def compare_outputs(yf: np.ndarray, yq: np.ndarray, labels: np.ndarray | None, s
 
 def _keras_predict(keras_path: str, model, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
     """Keras output on each sequence's valid prefix (grouped by length), padded like float_ref."""
-    from rnnmcu.trainer.keras_import import load_keras_model_object
+    from rnnmcu.trainer.keras_import import load_keras_object
 
-    km = load_keras_model_object(keras_path)
+    km = load_keras_object(keras_path)
     L = np.full(x.shape[0], x.shape[1]) if lengths is None else np.asarray(lengths)
     out = None
     for n in np.unique(L):

@@ -103,8 +103,12 @@ def _who(layer: Any) -> str:
     return f'{type(layer).__name__} layer "{layer.name}"'
 
 
+_UNSUPPORTED_HINT = ("change the model to the supported layers and options (DESIGN.md lists them), "
+                     "retrain, and convert again")
+
+
 def _unsupported(layer: Any, what: str, hint: str | None = None) -> UnsupportedModelError:
-    return UnsupportedModelError(f"{_who(layer)}: {what}", hint)
+    return UnsupportedModelError(f"{_who(layer)}: {what}", hint or _UNSUPPORTED_HINT)
 
 
 def _np(v: Any) -> np.ndarray:
@@ -548,18 +552,23 @@ def import_model(keras_model: Any, name: str | None = None, *, source: str = "")
         raise UnsupportedModelError(f'model "{keras_model.name}" cannot be represented: {e}') from e
 
 
-def load_keras_model(path: str, name: str | None = None, custom_objects: dict | None = None) -> ir.Model:
-    """Load a ``.keras`` file (without compiling it) and import it.  The project's own layers
-    and cells (:mod:`rnnmcu.trainer.cells`) need no ``custom_objects``: this module has
-    registered them by importing them."""
+def load_keras_object(path: str, custom_objects: dict | None = None) -> Any:
+    """Load a ``.keras`` file (without compiling it) as a Keras model, with a clear
+    :class:`InputError` for a missing or unreadable file.  The project's own layers and cells
+    (:mod:`rnnmcu.trainer.cells`) need no ``custom_objects``: this module registered them."""
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file", "check the path of the trained .keras model")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, not a .keras file",
                          "save the model with model.save('name.keras')")
     try:
-        km = keras.saving.load_model(path, compile=False, custom_objects=custom_objects)
+        return keras.saving.load_model(path, compile=False, custom_objects=custom_objects)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, zipfile.BadZipFile) as e:
         raise InputError(f"{path}: cannot load the Keras model ({type(e).__name__}: {e})",
                          "is it a model saved by Keras 3 with model.save('name.keras')?") from e
+
+
+def load_keras_model(path: str, name: str | None = None, custom_objects: dict | None = None) -> ir.Model:
+    """Load a ``.keras`` file and import it into the IR."""
+    km = load_keras_object(path, custom_objects)
     return import_model(km, name=name, source=os.path.abspath(path))
