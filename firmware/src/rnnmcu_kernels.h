@@ -35,7 +35,8 @@ typedef struct {
     uint16_t input_dim;
     uint16_t units;
     const int8_t *w;       /* (G*units, input_dim) */
-    const int8_t *u;       /* (G*units, units) */
+    const int8_t *u;       /* (G*units, units); GRU reset_after=0: the z and r rows only (2*units) */
+    const int8_t *u_cand;  /* GRU reset_after=0: the candidate rows of U (units, units); else NULL */
     const int32_t *mx;     /* per row: input-side multiplier ... */
     const int8_t *shx;     /* ... and right shift */
     const int32_t *mh;     /* per row: recurrent-side multiplier ... */
@@ -47,8 +48,8 @@ typedef struct {
     const int16_t *tab_out;
 } rnnmcu_rnn_q_t;
 
-/* Scratch words a recurrent step needs: gates (G*units) + accumulators (2*units) + r*h (units). */
-#define RNNMCU_RNN_SCRATCH_WORDS(gates, units) ((gates) * (units) + 3 * (units))
+/* Scratch words a recurrent step needs: W x and U h (2 * G*units) + r*h for GRU (units). */
+#define RNNMCU_RNN_SCRATCH_WORDS(gates, units) (2 * (gates) * (units) + (units))
 
 typedef struct {
     uint16_t input_dim;
@@ -75,11 +76,17 @@ typedef struct {
     const int16_t *tab;
 } rnnmcu_softmax_q_t;
 
+/* All row dot products of an int8 matrix (packed by codegen/layout.py) with an activation
+ * vector: the step's hot loop. */
+void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y);
+void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y);
+
 /* One timestep: updates h (and c for LSTM) in place. c may be NULL for other cells. */
 void rnnmcu_rnn_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
 void rnnmcu_rnn_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
-void rnnmcu_dense_s8(const rnnmcu_dense_q_t *p, const int8_t *x, int8_t *y);
-void rnnmcu_dense_s16(const rnnmcu_dense_q_t *p, const int16_t *x, int16_t *y);
+/* Dense layer; scratch holds output_dim words. */
+void rnnmcu_dense_s8(const rnnmcu_dense_q_t *p, const int8_t *x, int8_t *y, int32_t *scratch);
+void rnnmcu_dense_s16(const rnnmcu_dense_q_t *p, const int16_t *x, int16_t *y, int32_t *scratch);
 void rnnmcu_activation_s8(const rnnmcu_act_q_t *p, const int8_t *x, int8_t *y);
 void rnnmcu_activation_s16(const rnnmcu_act_q_t *p, const int16_t *x, int16_t *y);
 void rnnmcu_softmax_s8(const rnnmcu_softmax_q_t *p, const int8_t *x, int8_t *y);

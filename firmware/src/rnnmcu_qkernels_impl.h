@@ -16,14 +16,9 @@
 #define RNNMCU_CAT(a, b) RNNMCU_CAT2(a, b)
 #define RNNMCU_FN(name) RNNMCU_CAT(name, RNNMCU_SFX)
 
-static int32_t RNNMCU_FN(rnnmcu_dot)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t n)
-{
-    int32_t acc = 0;
-    uint16_t i;
-    for (i = 0; i < n; i++)
-        acc += (int32_t)w[i] * (int32_t)x[i];
-    return acc;
-}
+/* y[r] = sum_i W[r][i] * x[i] for a rows x cols int8 matrix stored as codegen/layout.py packs it:
+ * rnnmcu_matvec_s8 / _s16 in rnnmcu_matvec_<sfx>.c, or an arch-specific replacement. */
+void RNNMCU_FN(rnnmcu_matvec)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t rows, uint16_t cols, int32_t *y);
 
 #define SAT_ACT(v) ((RNNMCU_ACT_T)rnnmcu_sat((v), RNNMCU_ACT_MIN, RNNMCU_ACT_MAX))
 
@@ -32,27 +27,29 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
 {
     const uint16_t n = p->units, in = p->input_dim;
     const int32_t q = p->q, k = p->k;
-    int32_t *g = scratch;                       /* gate values, G*n */
+    const uint16_t G = p->cell == RNNMCU_CELL_LSTM ? 4u : (p->cell == RNNMCU_CELL_GRU ? 3u : 1u);
+    const uint16_t rows = (uint16_t)(G * n);
+    int32_t *ax = scratch;         /* G*n: W x, then the gate values */
+    int32_t *ah = scratch + rows;  /* G*n: U h */
     uint32_t r;
     uint16_t j;
 
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, in, ax);
     if (p->cell == RNNMCU_CELL_SIMPLE || p->cell == RNNMCU_CELL_LSTM) {
-        const uint32_t rows = (uint32_t)n * (p->cell == RNNMCU_CELL_LSTM ? 4u : 1u);
+        RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
         for (r = 0; r < rows; r++) {
-            const int32_t ax = RNNMCU_FN(rnnmcu_dot)(p->w + r * in, x, in);
-            const int32_t ah = RNNMCU_FN(rnnmcu_dot)(p->u + r * n, h, n);
-            const int32_t pre = rnnmcu_sat16(rnnmcu_rq(ax, p->mx[r], p->shx[r]) +
-                                             rnnmcu_rq(ah, p->mh[r], p->shh[r]) + p->b[r]);
+            const int32_t pre = rnnmcu_sat16(rnnmcu_rq(ax[r], p->mx[r], p->shx[r]) +
+                                             rnnmcu_rq(ah[r], p->mh[r], p->shh[r]) + p->b[r]);
             const int is_act = p->cell == RNNMCU_CELL_SIMPLE || (r >= 2u * n && r < 3u * n);
-            g[r] = rnnmcu_sat16(rnnmcu_table(is_act ? p->tab_act : p->tab_rec, pre));
+            ax[r] = rnnmcu_sat16(rnnmcu_table(is_act ? p->tab_act : p->tab_rec, pre));
         }
         if (p->cell == RNNMCU_CELL_SIMPLE) {
             for (j = 0; j < n; j++)
-                h[j] = SAT_ACT(rnnmcu_rshr(g[j], k));
+                h[j] = SAT_ACT(rnnmcu_rshr(ax[j], k));
             return;
         }
         for (j = 0; j < n; j++) {
-            const int32_t i_ = g[j], f_ = g[n + j], g_ = g[2 * n + j], o_ = g[3 * n + j];
+            const int32_t i_ = ax[j], f_ = ax[n + j], g_ = ax[2 * n + j], o_ = ax[3 * n + j];
             const int32_t c_new = rnnmcu_sat16((int64_t)rnnmcu_rshr(f_ * c[j], q) + rnnmcu_rshr(i_ * g_, q));
             const int32_t t = rnnmcu_sat16(rnnmcu_table(p->tab_out, c_new));
             h[j] = SAT_ACT(rnnmcu_rshr(o_ * t, q + k));
@@ -62,52 +59,46 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
     }
 
     /* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n) */
-    {
-        int32_t *acc = scratch + 3u * n;                      /* 2n words */
-        RNNMCU_ACT_T *rh = (RNNMCU_ACT_T *)(scratch + 5u * n); /* n values */
-        for (r = 0; r < 2u * n; r++) {
-            const int32_t ax = RNNMCU_FN(rnnmcu_dot)(p->w + r * in, x, in);
-            const int32_t ah = RNNMCU_FN(rnnmcu_dot)(p->u + r * n, h, n);
-            const int32_t pre = rnnmcu_sat16(rnnmcu_rq(ax, p->mx[r], p->shx[r]) +
-                                             rnnmcu_rq(ah, p->mh[r], p->shh[r]) + p->b[r]);
-            g[r] = rnnmcu_sat16(rnnmcu_table(p->tab_rec, pre));
-        }
-        if (p->reset_after) {
-            for (j = 0; j < n; j++) {
-                const uint32_t row = 2u * n + j;
-                const int32_t ax = RNNMCU_FN(rnnmcu_dot)(p->w + row * in, x, in);
-                const int32_t ah = RNNMCU_FN(rnnmcu_dot)(p->u + row * n, h, n);
-                const int32_t px = rnnmcu_sat16(rnnmcu_rq(ax, p->mx[row], p->shx[row]) + p->b[row]);
-                const int32_t ph = rnnmcu_sat16(rnnmcu_rq(ah, p->mh[row], p->shh[row]) + p->b_rec[row]);
-                acc[j] = rnnmcu_sat16((int64_t)px + rnnmcu_rshr(g[n + j] * ph, q));
-            }
-        } else {
-            for (j = 0; j < n; j++)
-                rh[j] = SAT_ACT(rnnmcu_rshr(g[n + j] * (int32_t)h[j], q));
-            for (j = 0; j < n; j++) {
-                const uint32_t row = 2u * n + j;
-                const int32_t ax = RNNMCU_FN(rnnmcu_dot)(p->w + row * in, x, in);
-                const int32_t ah = RNNMCU_FN(rnnmcu_dot)(p->u + row * n, rh, n);
-                acc[j] = rnnmcu_sat16(rnnmcu_rq(ax, p->mx[row], p->shx[row]) +
-                                      rnnmcu_rq(ah, p->mh[row], p->shh[row]) + p->b[row]);
-            }
-        }
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, p->reset_after ? rows : (uint16_t)(2u * n), n, ah);
+    for (r = 0; r < 2u * n; r++) {
+        const int32_t pre = rnnmcu_sat16(rnnmcu_rq(ax[r], p->mx[r], p->shx[r]) +
+                                         rnnmcu_rq(ah[r], p->mh[r], p->shh[r]) + p->b[r]);
+        ax[r] = rnnmcu_sat16(rnnmcu_table(p->tab_rec, pre));
+    }
+    if (p->reset_after) {
         for (j = 0; j < n; j++) {
-            const int32_t z = g[j];
-            const int32_t ht = rnnmcu_sat16(rnnmcu_table(p->tab_act, acc[j]));
-            const int64_t num = (int64_t)z * ((int32_t)h[j] * ((int32_t)1 << k)) +
-                                (int64_t)(((int32_t)1 << q) - z) * ht;
-            h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
+            const uint32_t row = 2u * n + j;
+            const int32_t px = rnnmcu_sat16(rnnmcu_rq(ax[row], p->mx[row], p->shx[row]) + p->b[row]);
+            const int32_t ph = rnnmcu_sat16(rnnmcu_rq(ah[row], p->mh[row], p->shh[row]) + p->b_rec[row]);
+            ax[row] = rnnmcu_sat16((int64_t)px + rnnmcu_rshr(ax[n + j] * ph, q));
         }
+    } else {
+        RNNMCU_ACT_T *rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* n values */
+        for (j = 0; j < n; j++)
+            rh[j] = SAT_ACT(rnnmcu_rshr(ax[n + j] * (int32_t)h[j], q));
+        RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
+        for (j = 0; j < n; j++) {
+            const uint32_t row = 2u * n + j;
+            ax[row] = rnnmcu_sat16(rnnmcu_rq(ax[row], p->mx[row], p->shx[row]) +
+                                   rnnmcu_rq(ah[row], p->mh[row], p->shh[row]) + p->b[row]);
+        }
+    }
+    for (j = 0; j < n; j++) {
+        const int32_t z = ax[j];
+        const int32_t ht = rnnmcu_sat16(rnnmcu_table(p->tab_act, ax[2u * n + j]));
+        const int64_t num = (int64_t)z * ((int32_t)h[j] * ((int32_t)1 << k)) +
+                            (int64_t)(((int32_t)1 << q) - z) * ht;
+        h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
     }
 }
 
-void RNNMCU_FN(rnnmcu_dense)(const rnnmcu_dense_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *y)
+void RNNMCU_FN(rnnmcu_dense)(const rnnmcu_dense_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *y,
+                             int32_t *scratch)
 {
     uint16_t r;
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, p->output_dim, p->input_dim, scratch);
     for (r = 0; r < p->output_dim; r++) {
-        const int32_t acc = RNNMCU_FN(rnnmcu_dot)(p->w + (uint32_t)r * p->input_dim, x, p->input_dim);
-        const int32_t pre = rnnmcu_sat16(rnnmcu_rq(acc, p->m[r], p->sh[r]) + p->b[r]);
+        const int32_t pre = rnnmcu_sat16(rnnmcu_rq(scratch[r], p->m[r], p->sh[r]) + p->b[r]);
         y[r] = SAT_ACT(rnnmcu_rshr(rnnmcu_sat16(rnnmcu_table(p->tab, pre)), p->k));
     }
 }
