@@ -6,7 +6,7 @@ made from the SCons that pip installed (PyPI `scons`), registered under the owne
 PlatformIO asks for.  Idempotent: a second run only checks and returns (well under a second).
 
 The core directory is stable per user so generated projects build the same way later:
-``$RNNMCU_PIO_CORE`` if set, else ``$XDG_CACHE_HOME/rnnmcu/pio-core`` (``~/.cache/...``).
+``$RNNMCU_PIO_CORE`` if set, else ``$XDG_CACHE_HOME/rnnmcu/pio-core-<id>`` (``~/.cache/...``), one per installation.
 """
 from __future__ import annotations
 
@@ -21,11 +21,20 @@ MARK = "rnnmcu-provisioned"
 
 
 def core_dir() -> Path:
+    """The PlatformIO core dir rnnmcu uses: $RNNMCU_PIO_CORE, else one per rnnmcu installation
+    under ~/.cache/rnnmcu.  Per installation, because PlatformIO registers the dev platform by
+    name with the path of *this* installation's boards/platform: two checkouts sharing one core
+    dir would each find the other's platform under the same name (UnknownPlatform)."""
     env = os.environ.get("RNNMCU_PIO_CORE")
     if env:
         return Path(env).expanduser().resolve()
+    import hashlib
+
+    from rnnmcu.boards.loader import platform_dir
+
+    tag = hashlib.sha1(str(platform_dir().resolve()).encode()).hexdigest()[:10]
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache).resolve() / "rnnmcu" / "pio-core"
+    return Path(cache).resolve() / "rnnmcu" / f"pio-core-{tag}"
 
 
 def pio_environment(base: dict[str, str] | None = None) -> dict[str, str]:
