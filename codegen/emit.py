@@ -14,10 +14,13 @@ import numpy as np
 import rnnmcu
 from rnnmcu import ir
 from rnnmcu.codegen import layout
-from rnnmcu.codegen.qmodel import QActivation, QDense, QModel, QRecurrent, QSoftmax
+from rnnmcu.codegen.qmodel import QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax
 
 DEFAULT_WINDOW_STEPS = 128
-CELL_ENUM = {"simple": "RNNMCU_CELL_SIMPLE", "lstm": "RNNMCU_CELL_LSTM", "gru": "RNNMCU_CELL_GRU"}
+CELL_ENUM = {"simple": "RNNMCU_CELL_SIMPLE", "lstm": "RNNMCU_CELL_LSTM", "gru": "RNNMCU_CELL_GRU",
+             "peephole_lstm": "RNNMCU_CELL_LSTM", "peephole_gru": "RNNMCU_CELL_GRU"}
+MERGE_ENUM = {"concat": "RNNMCU_MERGE_CONCAT", "sum": "RNNMCU_MERGE_SUM", "mul": "RNNMCU_MERGE_MUL",
+              "ave": "RNNMCU_MERGE_AVE"}
 CTYPE = {"int8": "int8_t", "int16": "int16_t", "float32": "float"}
 SFX = {"int8": "s8", "int16": "s16", "float32": "f32"}
 PREC_ENUM = {"int8": "RNNMCU_PRECISION_INT8", "int16": "RNNMCU_PRECISION_INT16",
@@ -75,11 +78,28 @@ def _is_rec(l) -> bool:
     return isinstance(l, (QRecurrent, ir.Recurrent))
 
 
+def _is_bi(l) -> bool:
+    return isinstance(l, (QBidirectional, ir.Bidirectional))
+
+
+def _directions(i: int, l) -> list[tuple[str, object]]:
+    """(state/array suffix, recurrent layer) for each recurrent pass a layer makes."""
+    if _is_bi(l):
+        return [(f"{i}f", l.forward), (f"{i}b", l.backward)]
+    return [(str(i), l)] if _is_rec(l) else []
+
+
 def _gates(l) -> int:
     return ir.GATES[l.cell]
 
 
+def _base(cell: str) -> str:
+    return cell.replace("peephole_", "")
+
+
 def _out_dim(l) -> int:
+    if _is_bi(l):
+        return l.output_dim
     if isinstance(l, (QRecurrent, ir.Recurrent)):
         return l.units
     if isinstance(l, QDense):
@@ -89,6 +109,43 @@ def _out_dim(l) -> int:
     return l.dim
 
 
+def _rec_decl(p: str, l, prec: str) -> str:
+    """Weights and the parameter struct of one recurrent pass, named ``p``."""
+    out = []
+    if prec == "float32":
+        out.append(c_array("float", f"{p}_w", l.W))
+        out.append(c_array("float", f"{p}_u", l.U))
+        out.append(c_array("float", f"{p}_b", l.b))
+        out.append(c_array("float", f"{p}_brec", l.b_rec if _base(l.cell) == "gru" and l.reset_after
+                           else np.zeros_like(l.b_rec)))
+        if l.p is not None:
+            out.append(c_array("float", f"{p}_p", l.p))
+        out.append(f"static const rnnmcu_rnn_f32_t {p} = {{ {CELL_ENUM[l.cell]}, {int(l.reset_after)}, "
+                   f"{act_enum(l.activation)}, {act_enum(l.recurrent_activation)}, {l.input_dim}, {l.units}, "
+                   f"{p}_w, {p}_u, {p}_b, {p}_brec, {f'{p}_p' if l.p is not None else '0'} }};\n\n")
+        return "".join(out)
+    split = _base(l.cell) == "gru" and not l.reset_after  # U's candidate rows act on r*h: own matrix
+    n = l.units
+    out.append(c_array("int8_t", f"{p}_w", layout.pack(l.w)))
+    out.append(c_array("int8_t", f"{p}_u", layout.pack(l.u[: 2 * n] if split else l.u)))
+    if split:
+        out.append(c_array("int8_t", f"{p}_u_cand", layout.pack(l.u[2 * n:])))
+    for arr, ct in (("mx", "int32_t"), ("shx", "int8_t"), ("mh", "int32_t"), ("shh", "int8_t"),
+                    ("b", "int32_t"), ("b_rec", "int32_t"), ("tab_rec", "int16_t"),
+                    ("tab_act", "int16_t"), ("tab_out", "int16_t")):
+        out.append(c_array(ct, f"{p}_{arr}", getattr(l, arr)))
+    if l.peephole:
+        out.append(c_array("int16_t", f"{p}_p", l.p))
+        out.append(c_array("int32_t", f"{p}_mp", l.mp))
+        out.append(c_array("int8_t", f"{p}_shp", l.shp))
+    peep = f"{p}_p, {p}_mp, {p}_shp" if l.peephole else "0, 0, 0"
+    out.append(f"static const rnnmcu_rnn_q_t {p} = {{ {CELL_ENUM[l.cell]}, {int(l.reset_after)}, {l.q}, {l.k}, "
+               f"{l.input_dim}, {l.units}, {p}_w, {p}_u, {f'{p}_u_cand' if split else '0'}, "
+               f"{p}_mx, {p}_shx, {p}_mh, {p}_shh, {p}_b, "
+               f"{p}_b_rec, {p}_tab_rec, {p}_tab_act, {p}_tab_out, {peep} }};\n\n")
+    return "".join(out)
+
+
 def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None) -> Generated:
     name = model.name
     prec = q.precision
@@ -96,9 +153,6 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     sfx = SFX[prec]
     U = name.upper()
     layers = _layers(model, q)
-    for l in layers:
-        if isinstance(l, (ir.Bidirectional,)) or (isinstance(l, ir.Recurrent) and l.cell.startswith("peephole")):
-            raise ir.IRError(f"layer {l.name!r}: no C generation for this layer yet")
     window = model.needs_window
     seq_out = model.output_sequence
     if window:
@@ -108,13 +162,13 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     steps = max(1, min(steps, 65535))
     F, D = model.input_dim, model.output_dim
     maxw = max([F] + [_out_dim(l) for l in layers])
-    last_rec = max(i for i, l in enumerate(layers) if _is_rec(l))
+    last_rec = max(i for i, l in enumerate(layers) if _is_rec(l) or _is_bi(l))
     scratch = 0
     for l in layers:
-        if _is_rec(l):
-            G, n = _gates(l), l.units
+        for _, d in _directions(0, l):
+            G, n = _gates(d), d.units
             scratch = max(scratch, 2 * G * n + n)  # RNNMCU_RNN_SCRATCH_WORDS (and the float kernel's need)
-        elif isinstance(l, (QDense, ir.Dense)):
+        if isinstance(l, (QDense, ir.Dense)):
             scratch = max(scratch, _out_dim(l))
 
     banner = (f"/* Generated by rnnmcu {rnnmcu.__version__} — do not edit.\n"
@@ -137,10 +191,10 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
          f"typedef {T_} {name}_value_t;\n\n",
          "typedef struct {\n"]
     for i, l in enumerate(layers):
-        if _is_rec(l):
-            h.append(f"    {T_} l{i}_h[{l.units}];\n")
-            if l.cell == "lstm":
-                h.append(f"    {'float' if prec == 'float32' else 'int16_t'} l{i}_c[{l.units}];\n")
+        for sfx_, d in _directions(i, l):
+            h.append(f"    {T_} l{sfx_}_h[{d.units}];\n")
+            if _base(d.cell) == "lstm":
+                h.append(f"    {'float' if prec == 'float32' else 'int16_t'} l{sfx_}_c[{d.units}];\n")
     h.append(f"    {'float' if prec == 'float32' else 'int32_t'} scratch[{scratch}];\n")
     h.append(f"    {T_} buf[2][{maxw}];\n")
     if window:
@@ -162,58 +216,37 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     c = [banner, f'#include <string.h>\n#include <math.h>\n\n#include "{name}_model.h"\n#include "rnnmcu_kernels.h"\n\n']
     for i, l in enumerate(layers):
         p = f"{name}_l{i}"
-        if prec == "float32":
-            if isinstance(l, ir.Recurrent):
-                c.append(c_array("float", f"{p}_w", l.W))
-                c.append(c_array("float", f"{p}_u", l.U))
-                c.append(c_array("float", f"{p}_b", l.b))
-                c.append(c_array("float", f"{p}_brec", l.b_rec if l.cell == "gru" and l.reset_after
-                                 else np.zeros_like(l.b_rec)))
-                c.append(f"static const rnnmcu_rnn_f32_t {p} = {{ {CELL_ENUM[l.cell]}, {int(l.reset_after)}, "
-                         f"{act_enum(l.activation)}, {act_enum(l.recurrent_activation)}, {l.input_dim}, {l.units}, "
-                         f"{p}_w, {p}_u, {p}_b, {p}_brec }};\n\n")
-            elif isinstance(l, ir.Dense):
-                c.append(c_array("float", f"{p}_w", l.W))
-                c.append(c_array("float", f"{p}_b", l.b))
-                c.append(f"static const rnnmcu_dense_f32_t {p} = {{ {l.input_dim}, {l.output_dim}, "
-                         f"{act_enum(l.activation)}, {p}_w, {p}_b }};\n\n")
-        else:
-            if isinstance(l, QRecurrent):
-                split = l.cell == "gru" and not l.reset_after  # U's candidate rows act on r*h: own matrix
-                n = l.units
-                c.append(c_array("int8_t", f"{p}_w", layout.pack(l.w)))
-                c.append(c_array("int8_t", f"{p}_u", layout.pack(l.u[: 2 * n] if split else l.u)))
-                if split:
-                    c.append(c_array("int8_t", f"{p}_u_cand", layout.pack(l.u[2 * n:])))
-                for arr, ct in (("mx", "int32_t"), ("shx", "int8_t"), ("mh", "int32_t"), ("shh", "int8_t"),
-                                ("b", "int32_t"), ("b_rec", "int32_t"), ("tab_rec", "int16_t"),
-                                ("tab_act", "int16_t"), ("tab_out", "int16_t")):
-                    c.append(c_array(ct, f"{p}_{arr}", getattr(l, arr)))
-                c.append(f"static const rnnmcu_rnn_q_t {p} = {{ {CELL_ENUM[l.cell]}, {int(l.reset_after)}, {l.q}, {l.k}, "
-                         f"{l.input_dim}, {l.units}, {p}_w, {p}_u, {f'{p}_u_cand' if split else '0'}, "
-                         f"{p}_mx, {p}_shx, {p}_mh, {p}_shh, {p}_b, "
-                         f"{p}_b_rec, {p}_tab_rec, {p}_tab_act, {p}_tab_out }};\n\n")
-            elif isinstance(l, QDense):
-                c.append(c_array("int8_t", f"{p}_w", layout.pack(l.w)))
-                for arr, ct in (("m", "int32_t"), ("sh", "int8_t"), ("b", "int32_t"), ("tab", "int16_t")):
-                    c.append(c_array(ct, f"{p}_{arr}", getattr(l, arr)))
-                c.append(f"static const rnnmcu_dense_q_t {p} = {{ {l.w.shape[1]}, {l.w.shape[0]}, {l.k}, "
-                         f"{p}_w, {p}_m, {p}_sh, {p}_b, {p}_tab }};\n\n")
-            elif isinstance(l, QActivation):
-                c.append(c_array("int16_t", f"{p}_tab", l.tab))
-                c.append(f"static const rnnmcu_act_q_t {p} = {{ {l.dim}, {l.kin}, {l.k}, {p}_tab }};\n\n")
-            elif isinstance(l, QSoftmax):
-                c.append(c_array("int16_t", f"{p}_tab", l.tab))
-                c.append(f"static const rnnmcu_softmax_q_t {p} = {{ {l.dim}, {l.kin}, {l.qo}, {p}_tab }};\n\n")
+        for sfx_, d in _directions(i, l):
+            c.append(_rec_decl(f"{name}_l{sfx_}", d, prec))
+        if isinstance(l, QBidirectional) and l.merge_mode != "concat":
+            c.append(f"static const rnnmcu_merge_q_t {p}_merge = {{ {MERGE_ENUM[l.merge_mode]}, {l.units}, "
+                     f"{l.m}, {l.sh} }};\n\n")
+        elif isinstance(l, ir.Dense):
+            c.append(c_array("float", f"{p}_w", l.W))
+            c.append(c_array("float", f"{p}_b", l.b))
+            c.append(f"static const rnnmcu_dense_f32_t {p} = {{ {l.input_dim}, {l.output_dim}, "
+                     f"{act_enum(l.activation)}, {p}_w, {p}_b }};\n\n")
+        elif isinstance(l, QDense):
+            c.append(c_array("int8_t", f"{p}_w", layout.pack(l.w)))
+            for arr, ct in (("m", "int32_t"), ("sh", "int8_t"), ("b", "int32_t"), ("tab", "int16_t")):
+                c.append(c_array(ct, f"{p}_{arr}", getattr(l, arr)))
+            c.append(f"static const rnnmcu_dense_q_t {p} = {{ {l.w.shape[1]}, {l.w.shape[0]}, {l.k}, "
+                     f"{p}_w, {p}_m, {p}_sh, {p}_b, {p}_tab }};\n\n")
+        elif isinstance(l, QActivation):
+            c.append(c_array("int16_t", f"{p}_tab", l.tab))
+            c.append(f"static const rnnmcu_act_q_t {p} = {{ {l.dim}, {l.kin}, {l.k}, {p}_tab }};\n\n")
+        elif isinstance(l, QSoftmax):
+            c.append(c_array("int16_t", f"{p}_tab", l.tab))
+            c.append(f"static const rnnmcu_softmax_q_t {p} = {{ {l.dim}, {l.kin}, {l.qo}, {p}_tab }};\n\n")
     c.append(c_array("float", f"{name}_in_mean", q.in_mean))
     c.append(c_array("float", f"{name}_in_inv", q.in_inv))
     if model.mask_value is not None:
         c.append(c_array("float", f"{name}_mask", model.mask_value))
 
-    def call(i: int, l, src: str, dst: str) -> str:
+    def call(i, l, src: str, dst: str) -> str:
         p = f"&{name}_l{i}"
         if _is_rec(l):
-            cc = f"s->l{i}_c" if l.cell == "lstm" else "0"
+            cc = f"s->l{i}_c" if _base(l.cell) == "lstm" else "0"
             return f"rnnmcu_rnn_step_{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
         if isinstance(l, QDense):
             return f"rnnmcu_dense_{sfx}({p}, {src}, {dst}, s->scratch);"
@@ -232,10 +265,10 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     # reset
     c.append(f"void {name}_reset({name}_state_t *s)\n{{\n")
     for i, l in enumerate(layers):
-        if _is_rec(l):
-            c.append(f"    memset(s->l{i}_h, 0, sizeof s->l{i}_h);\n")
-            if l.cell == "lstm":
-                c.append(f"    memset(s->l{i}_c, 0, sizeof s->l{i}_c);\n")
+        for sfx_, d in _directions(i, l):
+            c.append(f"    memset(s->l{sfx_}_h, 0, sizeof s->l{sfx_}_h);\n")
+            if _base(d.cell) == "lstm":
+                c.append(f"    memset(s->l{sfx_}_c, 0, sizeof s->l{sfx_}_c);\n")
     c.append("}\n\n")
 
     if not window:
@@ -283,6 +316,35 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
                 else:
                     c.append("    }\n")
                     src, is_seq = f"s->l{i}_h", False
+            elif _is_bi(l):
+                n = l.forward.units
+                concat = l.merge_mode == "concat"
+
+                def merge(a: str, b: str, y: str) -> str:
+                    if prec == "float32":
+                        return f"rnnmcu_merge_f32({MERGE_ENUM[l.merge_mode]}, {n}, {a}, {b}, {y});"
+                    return f"rnnmcu_merge_{sfx}(&{name}_l{i}_merge, {a}, {b}, {y});"
+
+                fw = call(f"{i}f", l.forward, f"{src} + (uint32_t)t * {src_dim}u", "")
+                bw = call(f"{i}b", l.backward, f"{src} + (uint32_t)(T - 1u - t) * {src_dim}u", "")
+                if l.return_sequences:  # the backward output of step T-1-t belongs to time T-1-t
+                    dst = f"s->seq[{sb}]"
+                    at = f"{dst} + (uint32_t)(T - 1u - t) * {od}u"
+                    c.append(f"    for (t = 0; t < T; t++) {{\n        {fw}\n"
+                             f"        memcpy({dst} + (uint32_t)t * {od}u, s->l{i}f_h, sizeof(s->l{i}f_h));\n    }}\n")
+                    c.append(f"    for (t = 0; t < T; t++) {{\n        {bw}\n        " +
+                             (f"memcpy({at} + {n}u, s->l{i}b_h, sizeof(s->l{i}b_h));" if concat
+                              else merge(at, f"s->l{i}b_h", at)) + "\n    }\n")
+                    src, sb = dst, sb ^ 1
+                else:
+                    dst = f"s->buf[{bb}]"
+                    c.append(f"    for (t = 0; t < T; t++) {{\n        {fw}\n        {bw}\n    }}\n")
+                    if concat:
+                        c.append(f"    memcpy({dst}, s->l{i}f_h, sizeof(s->l{i}f_h));\n"
+                                 f"    memcpy({dst} + {n}u, s->l{i}b_h, sizeof(s->l{i}b_h));\n")
+                    else:
+                        c.append(f"    {merge(f's->l{i}f_h', f's->l{i}b_h', dst)}\n")
+                    src, bb, is_seq = dst, bb ^ 1, False
             elif is_seq:
                 dst = f"s->seq[{sb}]"
                 c.append(f"    for (t = 0; t < T; t++)\n        "

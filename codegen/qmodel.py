@@ -51,7 +51,41 @@ class QRecurrent:
     s_c: float
     s_pre_rec: float
     s_pre_act: float
+    p: np.ndarray | None = None    # int16 (P, n) peepholes (LSTM: i, f, o; GRU: z), symmetric per row
+    mp: np.ndarray | None = None   # int32 (P) multiplier of p*c (LSTM) or p*h~ (GRU) into pre_rec ...
+    shp: np.ndarray | None = None  # int32 (P) ... and its shift
     type: str = field(default="recurrent", init=False)
+
+    @property
+    def peephole(self) -> bool:
+        return self.p is not None and np.size(self.p) > 0
+
+    @property
+    def base_cell(self) -> str:
+        return self.cell.replace("peephole_", "")
+
+
+@dataclass
+class QBidirectional:
+    forward: QRecurrent
+    backward: QRecurrent      # go_backwards=True; outputs flipped back to time order when merged
+    merge_mode: str
+    m: int                    # sum/ave/mul: y = satA(rq(v, m, sh)) with v = hf + hb or hf * hb
+    sh: int
+    s_y: float
+    type: str = field(default="bidirectional", init=False)
+
+    @property
+    def return_sequences(self) -> bool:
+        return self.forward.return_sequences
+
+    @property
+    def units(self) -> int:
+        return self.forward.units
+
+    @property
+    def output_dim(self) -> int:
+        return self.units * (2 if self.merge_mode == "concat" else 1)
 
 
 @dataclass
@@ -90,8 +124,18 @@ class QSoftmax:
     type: str = field(default="softmax", init=False)
 
 
-QLayer = Union[QRecurrent, QDense, QActivation, QSoftmax]
-_QTYPES = {"recurrent": QRecurrent, "dense": QDense, "activation": QActivation, "softmax": QSoftmax}
+QLayer = Union[QRecurrent, QBidirectional, QDense, QActivation, QSoftmax]
+_QTYPES = {"recurrent": QRecurrent, "bidirectional": QBidirectional, "dense": QDense,
+           "activation": QActivation, "softmax": QSoftmax}
+
+
+def _qlayer_from_dict(ld: dict[str, Any]) -> Any:
+    ld = dict(ld)
+    cls = _QTYPES[ld.pop("type")]
+    if cls is QBidirectional:
+        ld["forward"] = _qlayer_from_dict(ld["forward"])
+        ld["backward"] = _qlayer_from_dict(ld["backward"])
+    return cls(**ld)
 
 
 @dataclass
@@ -126,11 +170,7 @@ def qmodel_to_extra(q: QModel) -> dict[str, Any]:
 
 def qmodel_from_extra(extra: dict[str, Any]) -> QModel:
     d = dict(extra["qmodel"])
-    layers = []
-    for ld in d.pop("layers"):
-        ld = dict(ld)
-        cls = _QTYPES[ld.pop("type")]
-        layers.append(cls(**ld))
+    layers = [_qlayer_from_dict(ld) for ld in d.pop("layers")]
     return QModel(layers=layers, **d)
 
 

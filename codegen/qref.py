@@ -11,7 +11,8 @@ import numpy as np
 
 from rnnmcu import ir
 from rnnmcu.codegen import float_ref
-from rnnmcu.codegen.qmodel import QActivation, QDense, QModel, QRecurrent, QSoftmax, act_range
+from rnnmcu.codegen.qmodel import (QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax,
+                                   act_range)
 
 I16 = (-32768, 32767)
 
@@ -92,24 +93,31 @@ def _recurrent(l: QRecurrent, x: np.ndarray, lengths: np.ndarray, lo: int, hi: i
         if not v.any():
             break
         rh_ = rq(matvec(h, l.u), l.mh, l.shh)
-        if l.cell == "simple":
+        cell = l.base_cell
+        if cell == "simple":
             pre = sat.clip(f"{tag}.pre", rx[:, t] + rh_ + b, *I16, valid=v)
             tt = np.clip(table(l.tab_act, pre), *I16)
             h_new = sat.clip(f"{tag}.h", rshr(tt, k), lo, hi, valid=v)
             c_new = c
-        elif l.cell == "lstm":
-            pre = sat.clip(f"{tag}.pre", rx[:, t] + rh_ + b, *I16, valid=v)
+        elif cell == "lstm":
+            z = rx[:, t] + rh_ + b
+            if l.peephole:  # i and f see c_{t-1}
+                z[:, :n] += rq(l.p[0].astype(np.int64) * c, l.mp[:1], l.shp[:1])
+                z[:, n:2 * n] += rq(l.p[1].astype(np.int64) * c, l.mp[1:2], l.shp[1:2])
+            pre = sat.clip(f"{tag}.pre", z[:, :3 * n], *I16, valid=v)
             i = np.clip(table(l.tab_rec, pre[:, :n]), *I16)
             f = np.clip(table(l.tab_rec, pre[:, n:2 * n]), *I16)
             g = np.clip(table(l.tab_act, pre[:, 2 * n:3 * n]), *I16)
-            o = np.clip(table(l.tab_rec, pre[:, 3 * n:]), *I16)
             c_new = sat.clip(f"{tag}.c", rshr(f * c, q) + rshr(i * g, q), *I16, valid=v)
+            zo = z[:, 3 * n:]
+            if l.peephole:  # o sees c_t
+                zo = zo + rq(l.p[2].astype(np.int64) * c_new, l.mp[2:3], l.shp[2:3])
+            o = np.clip(table(l.tab_rec, sat.clip(f"{tag}.pre", zo, *I16, valid=v)), *I16)
             tt = np.clip(table(l.tab_out, c_new), *I16)
             h_new = sat.clip(f"{tag}.h", rshr(o * tt, q + k), lo, hi, valid=v)
-        elif l.cell == "gru":
-            pzr = sat.clip(f"{tag}.pre", rx[:, t, :2 * n] + rh_[:, :2 * n] + b[:2 * n], *I16, valid=v)
-            z = np.clip(table(l.tab_rec, pzr[:, :n]), *I16)
-            r = np.clip(table(l.tab_rec, pzr[:, n:]), *I16)
+        elif cell == "gru":
+            pr = sat.clip(f"{tag}.pre", rx[:, t, n:2 * n] + rh_[:, n:2 * n] + b[n:2 * n], *I16, valid=v)
+            r = np.clip(table(l.tab_rec, pr), *I16)
             if l.reset_after:
                 px = sat.clip(f"{tag}.pre", rx[:, t, 2 * n:] + b[2 * n:], *I16, valid=v)
                 ph = sat.clip(f"{tag}.pre", rh_[:, 2 * n:] + b_rec[2 * n:], *I16, valid=v)
@@ -119,6 +127,10 @@ def _recurrent(l: QRecurrent, x: np.ndarray, lengths: np.ndarray, lo: int, hi: i
                 ah = rq(matvec(rh, l.u[2 * n:]), l.mh[2 * n:], l.shh[2 * n:])
                 pre_h = sat.clip(f"{tag}.pre", rx[:, t, 2 * n:] + ah + b[2 * n:], *I16, valid=v)
             ht = np.clip(table(l.tab_act, pre_h), *I16)
+            zz = rx[:, t, :n] + rh_[:, :n] + b[:n]
+            if l.peephole:  # z sees the new candidate
+                zz = zz + rq(l.p[0].astype(np.int64) * ht, l.mp[:1], l.shp[:1])
+            z = np.clip(table(l.tab_rec, sat.clip(f"{tag}.pre", zz, *I16, valid=v)), *I16)
             num = z * (h << k) + ((1 << q) - z) * ht
             h_new = sat.clip(f"{tag}.h", rshr(num, q + k), lo, hi, valid=v)
             c_new = c
@@ -129,6 +141,15 @@ def _recurrent(l: QRecurrent, x: np.ndarray, lengths: np.ndarray, lo: int, hi: i
         c = np.where(vv, c_new, c)
         out[:, t] = h
     return out
+
+
+def _merge(l: QBidirectional, a: np.ndarray, b: np.ndarray, lo: int, hi: int, sat: Saturations,
+           tag: str) -> np.ndarray:
+    """Merge the two directions (both at the same h scale)."""
+    if l.merge_mode == "concat":
+        return np.concatenate([a, b], axis=-1)
+    v = a * b if l.merge_mode == "mul" else a + b
+    return sat.clip(f"{tag}.out", rq(v, np.int64(l.m), np.int64(l.sh)), lo, hi)
 
 
 def _last(y: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -149,13 +170,21 @@ def forward(q: QModel, xq: np.ndarray, lengths: np.ndarray | None = None, *, all
     sat = saturations if saturations is not None else Saturations()
     a = xq
     seq = True
-    last_rec = max(i for i, l in enumerate(q.layers) if isinstance(l, QRecurrent))
+    last_rec = max(i for i, l in enumerate(q.layers) if isinstance(l, (QRecurrent, QBidirectional)))
     for i, l in enumerate(q.layers):
         tag = str(i)
         if isinstance(l, QRecurrent):
             y = _recurrent(l, a, L, lo, hi, sat, tag)
             seq = l.return_sequences or (all_steps and i == last_rec)
             a = y if seq else _last(y, L)
+        elif isinstance(l, QBidirectional):
+            yf = _recurrent(l.forward, a, L, lo, hi, sat, tag + ".f")
+            yb = _recurrent(l.backward, a, L, lo, hi, sat, tag + ".b")
+            seq = l.return_sequences
+            if seq:
+                a = _merge(l, yf, float_ref._reverse_valid(yb, L), lo, hi, sat, tag)
+            else:
+                a = _merge(l, _last(yf, L), _last(yb, L), lo, hi, sat, tag)
         elif isinstance(l, QDense):
             v = _valid(L, T) if seq else None
             pre = sat.clip(f"{tag}.pre", rq(matvec(a, l.w), l.m, l.sh) + l.b.astype(np.int64), *I16, valid=v)

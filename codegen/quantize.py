@@ -14,7 +14,8 @@ import numpy as np
 
 from rnnmcu import ir
 from rnnmcu.codegen import activations, float_ref
-from rnnmcu.codegen.qmodel import QActivation, QDense, QModel, QRecurrent, QSoftmax, act_range
+from rnnmcu.codegen.qmodel import (QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax,
+                                   act_range)
 from rnnmcu.errors import InputError, UnsupportedModelError
 
 HEADROOM = 1.2          # ranges beyond the calibrated maximum that still do not saturate
@@ -63,6 +64,14 @@ def quantize_rows(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if np.any(np.abs(Wq) > 127):  # pragma: no cover - guaranteed by construction
         raise QuantizationError("weight out of int8 range after scaling")
     return Wq.astype(np.int8), s
+
+
+def quantize_rows_int16(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-row int16 (peephole weights: one multiply per unit, so precision is cheap)."""
+    W = np.asarray(W, dtype=np.float64)
+    mx = np.max(np.abs(W), axis=1)
+    s = np.where(mx > 0, mx / 32767.0, 1.0)
+    return np.clip(np.rint(W / s[:, None]), -32767, 32767).astype(np.int16), s
 
 
 def _range(stats: float_ref.Stats, key: str, act: str | None = None) -> float:
@@ -119,15 +128,6 @@ def _input_ranges(xs: np.ndarray, amax: int) -> np.ndarray:
 def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precision: str) -> QModel:
     if precision not in ("int8", "int16", "float32"):
         raise InputError(f"unknown precision {precision!r}", "use int8, int16 or float32")
-    for layer in model.layers:
-        if isinstance(layer, ir.Bidirectional) and precision != "float32":
-            raise UnsupportedModelError(
-                f"layer {layer.name!r} (Bidirectional): integer conversion of bidirectional layers is not built yet",
-                "convert with --precision float32, or use a unidirectional layer")
-        if isinstance(layer, ir.Recurrent) and layer.cell.startswith("peephole") and precision != "float32":
-            raise UnsupportedModelError(
-                f"layer {layer.name!r} ({layer.cell}): integer conversion of peephole cells is not built yet",
-                "convert with --precision float32, or use a plain LSTM/GRU")
     stats = float_ref.Stats()
     xc, Lc, _ = float_ref.compress(model, x, lengths)
     float_ref.forward(model, xc, Lc, stats=stats, masked=False, all_steps=True)
@@ -143,7 +143,7 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
     xs = float_ref.standardise(model, xc)[valid]
     ranges = _input_ranges(xs, amax)
     first = model.layers[0]
-    if not isinstance(first, (ir.Recurrent, ir.Dense)):
+    if not isinstance(first, (ir.Recurrent, ir.Bidirectional, ir.Dense)):
         ranges[:] = ranges.max()
     s_in = ranges / amax
     in_inv = (1.0 / (model.norm_std.astype(np.float64) * s_in)).astype(np.float32)
@@ -155,6 +155,9 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
         if isinstance(layer, ir.Recurrent):
             ql = _q_recurrent(layer, stats, tag, s_x, precision, k)
             s_x = ql.s_h
+        elif isinstance(layer, ir.Bidirectional):
+            ql = _q_bidirectional(layer, stats, tag, s_x, precision, k)
+            s_x = ql.s_y
         elif isinstance(layer, ir.Dense):
             ql = _q_dense(layer, stats, tag, s_x, precision, k)
             s_x = ql.s_y
@@ -200,15 +203,46 @@ def _bias(b: np.ndarray, s_pre: np.ndarray) -> np.ndarray:
     return np.clip(v, -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
 
 
-def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, precision: str, k: int) -> QRecurrent:
+def _h_range(layer: ir.Recurrent, stats: float_ref.Stats, tag: str) -> float:
+    """Range of the hidden state h (and of what becomes h: activation(c) for LSTM, h~ for GRU)."""
+    act = layer.activation
+    if layer.cell in ("lstm", "peephole_lstm"):
+        return _out_range(stats, f"{tag}.phi_c", act)
+    r = _out_range(stats, f"{tag}.h", act)
+    if layer.cell in ("gru", "peephole_gru"):
+        r = max(r, _out_range(stats, f"{tag}.cand", act))
+    return r
+
+
+def _q_bidirectional(layer: ir.Bidirectional, stats: float_ref.Stats, tag: str, s_x, precision: str,
+                     k: int) -> QBidirectional:
+    """Both directions share one h scale, so concatenation needs no rescaling; sum/ave/mul
+    requantise the combined value to the calibrated range of the merged output."""
+    lo, amax = act_range(precision)
+    R_h = max(_h_range(layer.forward, stats, tag + ".f"), _h_range(layer.backward, stats, tag + ".b"))
+    s_h = R_h / amax
+    fw = _q_recurrent(layer.forward, stats, tag + ".f", s_x, precision, k, s_h=s_h)
+    bw = _q_recurrent(layer.backward, stats, tag + ".b", s_x, precision, k, s_h=s_h)
+    mode = layer.merge_mode
+    if mode == "concat":
+        return QBidirectional(forward=fw, backward=bw, merge_mode=mode, m=0, sh=1, s_y=s_h)
+    s_y = max(stats.maxabs.get(f"{tag}.out", 0.0) * HEADROOM, 1e-6) / amax
+    real = {"sum": s_h / s_y, "ave": s_h / (2.0 * s_y), "mul": s_h * s_h / s_y}[mode]
+    m, sh = quantize_multiplier(real)
+    return QBidirectional(forward=fw, backward=bw, merge_mode=mode, m=m, sh=sh, s_y=s_y)
+
+
+def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, precision: str, k: int,
+                 s_h: float | None = None) -> QRecurrent:
     lo, amax = act_range(precision)
     n, G = layer.units, layer.gates
     act, rec = layer.activation, layer.recurrent_activation
+    base = layer.cell.replace("peephole_", "")
     rec_rows = np.zeros(G * n, dtype=bool)
-    if layer.cell == "lstm":
+    if base == "lstm":
         rec_rows[: 2 * n] = True
         rec_rows[3 * n:] = True
-    elif layer.cell == "gru":
+    elif base == "gru":
         rec_rows[: 2 * n] = True
     R_rec = _range(stats, f"{tag}.pre_rec", rec) if rec_rows.any() else 1.0
     R_act = _range(stats, f"{tag}.pre_act", act)
@@ -216,15 +250,13 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
     s_pre = np.where(rec_rows, s_pre_rec, s_pre_act)
     q = _gate_bits(rec, stats, f"{tag}.gate") if rec_rows.any() else 15
 
-    if layer.cell == "lstm":
+    if base == "lstm":
         R_c = max(stats.maxabs.get(f"{tag}.c", 0.0) * HEADROOM, 1e-6)
         s_c = R_c / INT16_MAX
-        R_h = _out_range(stats, f"{tag}.phi_c", act)
     else:
         s_c = 0.0
-        R_h = max(_out_range(stats, f"{tag}.h", act), _out_range(stats, f"{tag}.cand", act)
-                  if layer.cell == "gru" else 0.0)
-    s_h = R_h / amax
+    if s_h is None:
+        s_h = _h_range(layer, stats, tag) / amax
 
     Wq, s_w = quantize_rows(_scaled_rows(layer.W, s_x))
     Uq, s_u = quantize_rows(layer.U)
@@ -232,7 +264,7 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
     mh, shh = _multipliers(s_u * s_h, s_pre)
     b = layer.b.astype(np.float64).copy()
     b_rec = np.zeros(G * n)
-    if layer.cell == "gru":
+    if base == "gru":
         if layer.reset_after:
             b[: 2 * n] += layer.b_rec[: 2 * n]
             b_rec[2 * n:] = layer.b_rec[2 * n:]
@@ -241,17 +273,24 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
     gate_fn = activations.get(rec)
     act_fn = activations.get(act)
     tab_rec = make_table(gate_fn, s_pre_rec, 2.0 ** -q)
-    if layer.cell == "lstm":
+    if base == "lstm":
         tab_act = make_table(act_fn, s_pre_act, s_c)
         tab_out = make_table(act_fn, s_c, s_h / 2 ** k)
     else:
         tab_act = make_table(act_fn, s_pre_act, s_h / 2 ** k)
         tab_out = np.zeros(257, dtype=np.int16)
+    pq = mp = shp = None
+    if layer.p is not None:
+        # p * c (LSTM, c at s_c) or p * h~ (GRU, h~ at s_h / 2^k) joins the recurrent-gate pre-activation
+        pq, s_p = quantize_rows_int16(layer.p)
+        s_other = s_c if base == "lstm" else s_h / 2 ** k
+        mp, shp = _multipliers(s_p * s_other, np.full(len(s_p), s_pre_rec))
     return QRecurrent(cell=layer.cell, units=n, input_dim=layer.input_dim, reset_after=bool(layer.reset_after),
                       go_backwards=bool(layer.go_backwards), return_sequences=bool(layer.return_sequences),
                       w=Wq, u=Uq, mx=mx, shx=shx, mh=mh, shh=shh, b=bq, b_rec=bq_rec,
                       tab_rec=tab_rec, tab_act=tab_act, tab_out=tab_out, q=q, k=k,
-                      s_x=float(np.max(s_x)), s_h=s_h, s_c=s_c, s_pre_rec=s_pre_rec, s_pre_act=s_pre_act)
+                      s_x=float(np.max(s_x)), s_h=s_h, s_c=s_c, s_pre_rec=s_pre_rec, s_pre_act=s_pre_act,
+                      p=pq, mp=mp, shp=shp)
 
 
 def _q_dense(layer: ir.Dense, stats: float_ref.Stats, tag: str, s_x, precision: str, k: int) -> QDense:

@@ -23,12 +23,14 @@ def random_recurrent(rng: np.random.Generator, cell: str, F: int, n: int, *, ret
                      go_backwards=False, reset_after=True, use_bias=True, activation="tanh",
                      recurrent_activation="sigmoid", scale=0.5) -> ir.Recurrent:
     G = ir.GATES[cell]
+    base = cell.replace("peephole_", "")
     b = rng.normal(0, 0.2, G * n) if use_bias else np.zeros(G * n)
-    b_rec = rng.normal(0, 0.2, G * n) if (use_bias and cell == "gru" and reset_after) else np.zeros(G * n)
+    b_rec = rng.normal(0, 0.2, G * n) if (use_bias and base == "gru" and reset_after) else np.zeros(G * n)
+    p = rng.normal(0, 0.5, (3 if base == "lstm" else 1, n)) if cell.startswith("peephole") else None
     return ir.Recurrent(cell=cell, units=n, input_dim=F, W=rng.normal(0, scale, (G * n, F)),
                         U=rng.normal(0, scale / np.sqrt(n) * 2, (G * n, n)), b=b, b_rec=b_rec,
                         activation=activation, recurrent_activation=recurrent_activation,
-                        return_sequences=return_sequences, go_backwards=go_backwards, reset_after=reset_after)
+                        return_sequences=return_sequences, go_backwards=go_backwards, reset_after=reset_after, p=p)
 
 
 def sensor_data(rng: np.random.Generator, model: ir.Model, B: int, T: int, variable: bool = False):

@@ -27,16 +27,23 @@ def models(draw):
     layers: list = []
     d = F
     for i in range(n_rec):
-        cell = draw(st.sampled_from(["simple", "lstm", "gru"]))
+        cell = draw(st.sampled_from(["simple", "lstm", "gru", "peephole_lstm", "peephole_gru"]))
         n = draw(st.integers(1, 12))
         last = i == n_rec - 1
-        layers.append(random_recurrent(
-            rng, cell, d, n, return_sequences=(not last) or draw(st.booleans()),
-            go_backwards=draw(st.booleans()) and draw(st.booleans()),
-            reset_after=draw(st.booleans()), use_bias=draw(st.booleans()),
-            activation=draw(st.sampled_from(ACTS)) if draw(st.booleans()) else "tanh",
-            recurrent_activation=draw(st.sampled_from(["sigmoid", "hard_sigmoid", "tanh", "sparse_sigmoid"]))))
-        d = n
+        opts = dict(return_sequences=(not last) or draw(st.booleans()),
+                    reset_after=draw(st.booleans()), use_bias=draw(st.booleans()),
+                    activation=draw(st.sampled_from(ACTS)) if draw(st.booleans()) else "tanh",
+                    recurrent_activation=draw(st.sampled_from(["sigmoid", "hard_sigmoid", "tanh", "sparse_sigmoid"])))
+        if draw(st.integers(0, 3)) == 0:  # Bidirectional, any merge mode
+            mode = draw(st.sampled_from(list(ir.MERGE_MODES)))
+            fw = random_recurrent(rng, cell, d, n, **opts)
+            bw = random_recurrent(rng, cell, d, n, go_backwards=True, **opts)
+            layers.append(ir.Bidirectional(forward=fw, backward=bw, merge_mode=mode))
+            d = layers[-1].output_dim
+        else:
+            layers.append(random_recurrent(rng, cell, d, n, go_backwards=draw(st.booleans()) and draw(st.booleans()),
+                                           **opts))
+            d = n
     head = draw(st.sampled_from(["none", "dense", "dense_softmax", "dense_act", "act"]))
     if head.startswith("dense"):
         k = draw(st.integers(1, 6))
@@ -54,7 +61,7 @@ def models(draw):
 
 
 @pytest.mark.slow
-@settings(max_examples=30)
+@settings(max_examples=40)
 @given(models(), st.sampled_from(["int8", "int16", "float32"]))
 def test_c_matches_reference(tmp_path_factory, spec, precision):
     model, seed, variable = spec

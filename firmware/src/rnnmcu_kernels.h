@@ -46,7 +46,25 @@ typedef struct {
     const int16_t *tab_rec;
     const int16_t *tab_act;
     const int16_t *tab_out;
+    const int16_t *p;      /* peepholes (LSTM: i, f, o rows; GRU: z), int16; NULL for plain cells */
+    const int32_t *mp;     /* per peephole row: multiplier of p*c (LSTM) or p*h~ (GRU) ... */
+    const int8_t *shp;     /* ... and its shift */
 } rnnmcu_rnn_q_t;
+
+typedef enum {
+    RNNMCU_MERGE_CONCAT = 0,
+    RNNMCU_MERGE_SUM = 1,
+    RNNMCU_MERGE_MUL = 2,
+    RNNMCU_MERGE_AVE = 3
+} rnnmcu_merge_mode_t;
+
+/* Bidirectional merge of two direction outputs at the same scale (sum/ave/mul; concat is a copy). */
+typedef struct {
+    uint8_t mode;          /* rnnmcu_merge_mode_t */
+    uint16_t units;
+    int32_t m;
+    int32_t sh;
+} rnnmcu_merge_q_t;
 
 /* Scratch words a recurrent step needs: W x and U h (2 * G*units) + r*h for GRU (units). */
 #define RNNMCU_RNN_SCRATCH_WORDS(gates, units) (2 * (gates) * (units) + (units))
@@ -77,13 +95,22 @@ typedef struct {
 } rnnmcu_softmax_q_t;
 
 /* All row dot products of an int8 matrix (packed by codegen/layout.py) with an activation
- * vector: the step's hot loop. */
+ * vector: the step's hot loop.  Layout: rows in blocks of RNNMCU_MV_ROWS (zero rows pad the last
+ * block), columns padded with zeros to a multiple of RNNMCU_MV_COLS; a block is stored chunk of
+ * RNNMCU_MV_COLS columns after chunk, each chunk holding its rows one after the other:
+ * packed[b][j][r][c] = W[ROWS*b + r][COLS*j + c].  y gets exactly `rows` values.
+ * The portable versions are rnnmcu_matvec_<sfx>.c; firmware/src/arch/<arch>/ may replace them. */
+#define RNNMCU_MV_ROWS 4u
+#define RNNMCU_MV_COLS 4u
+#define RNNMCU_MV_PAD(n, to) (((uint32_t)(n) + (to) - 1u) / (to) * (to))
 void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 
 /* One timestep: updates h (and c for LSTM) in place. c may be NULL for other cells. */
 void rnnmcu_rnn_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
 void rnnmcu_rnn_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_merge_s8(const rnnmcu_merge_q_t *p, const int8_t *a, const int8_t *b, int8_t *y);
+void rnnmcu_merge_s16(const rnnmcu_merge_q_t *p, const int16_t *a, const int16_t *b, int16_t *y);
 /* Dense layer; scratch holds output_dim words. */
 void rnnmcu_dense_s8(const rnnmcu_dense_q_t *p, const int8_t *x, int8_t *y, int32_t *scratch);
 void rnnmcu_dense_s16(const rnnmcu_dense_q_t *p, const int16_t *x, int16_t *y, int32_t *scratch);
@@ -116,6 +143,7 @@ typedef struct {
     const float *u;        /* (G*units, units) */
     const float *b;        /* (G*units) */
     const float *b_rec;    /* (G*units) GRU reset_after recurrent bias, else zeros */
+    const float *p;        /* peepholes (LSTM: i, f, o rows; GRU: z), NULL for plain cells */
 } rnnmcu_rnn_f32_t;
 
 typedef struct {
@@ -130,6 +158,7 @@ void rnnmcu_rnn_step_f32(const rnnmcu_rnn_f32_t *p, const float *x, float *h, fl
 void rnnmcu_dense_f32(const rnnmcu_dense_f32_t *p, const float *x, float *y);
 void rnnmcu_activation_f32(int act, uint16_t dim, const float *x, float *y);
 void rnnmcu_softmax_f32(uint16_t dim, const float *x, float *y);
+void rnnmcu_merge_f32(int mode, uint16_t units, const float *a, const float *b, float *y);
 
 #ifdef __cplusplus
 }

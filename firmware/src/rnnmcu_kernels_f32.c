@@ -71,35 +71,38 @@ void rnnmcu_rnn_step_f32(const rnnmcu_rnn_f32_t *p, const float *x, float *h, fl
             h[j] = rnnmcu_act_f32(p->act, xw[j] + hu[j]);
     } else if (p->cell == RNNMCU_CELL_LSTM) {
         for (j = 0; j < n; j++) {
-            const float i_ = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j]);
-            const float f_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j]);
+            const float pi = p->p ? p->p[j] * c[j] : 0.0f, pf = p->p ? p->p[n + j] * c[j] : 0.0f;
+            const float i_ = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j] + pi);
+            const float f_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j] + pf);
             const float g_ = rnnmcu_act_f32(p->act, xw[2 * n + j] + hu[2 * n + j]);
-            const float o_ = rnnmcu_act_f32(p->rec_act, xw[3 * n + j] + hu[3 * n + j]);
+            float o_;
             c[j] = f_ * c[j] + i_ * g_;
+            o_ = rnnmcu_act_f32(p->rec_act, xw[3 * n + j] + hu[3 * n + j] + (p->p ? p->p[2 * n + j] * c[j] : 0.0f));
             h[j] = o_ * rnnmcu_act_f32(p->act, c[j]);
         }
     } else if (p->reset_after) {
         for (j = 0; j < n; j++) {
-            const float z = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j]);
             const float r_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j]);
             const float hh = rnnmcu_act_f32(p->act, xw[2 * n + j] + r_ * hu[2 * n + j]);
+            const float z = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j] + (p->p ? p->p[j] * hh : 0.0f));
             rh[j] = z * h[j] + (1.0f - z) * hh;
         }
         for (j = 0; j < n; j++)
             h[j] = rh[j];
     } else {
-        float *z = hu + 2 * n; /* the candidate rows of hu are not needed here: reuse them for z */
         for (j = 0; j < n; j++) {
             const float r_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j]);
-            z[j] = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j]);
             rh[j] = r_ * h[j];
         }
         for (j = 0; j < n; j++) {
             const float pre = xw[2 * n + j] + rnnmcu_dot_f32(p->u + (2u * n + j) * n, rh, n);
             xw[2 * n + j] = rnnmcu_act_f32(p->act, pre);
         }
-        for (j = 0; j < n; j++)
-            h[j] = z[j] * h[j] + (1.0f - z[j]) * xw[2 * n + j];
+        for (j = 0; j < n; j++) {
+            const float hh = xw[2 * n + j];
+            const float z = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j] + (p->p ? p->p[j] * hh : 0.0f));
+            h[j] = z * h[j] + (1.0f - z) * hh;
+        }
     }
 }
 
@@ -130,4 +133,12 @@ void rnnmcu_softmax_f32(uint16_t dim, const float *x, float *y)
     }
     for (i = 0; i < dim; i++)
         y[i] /= s;
+}
+
+void rnnmcu_merge_f32(int mode, uint16_t units, const float *a, const float *b, float *y)
+{
+    uint16_t j;
+    for (j = 0; j < units; j++)
+        y[j] = mode == RNNMCU_MERGE_MUL ? a[j] * b[j]
+             : mode == RNNMCU_MERGE_AVE ? (a[j] + b[j]) / 2.0f : a[j] + b[j];
 }

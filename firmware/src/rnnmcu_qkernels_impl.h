@@ -36,12 +36,19 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
 
     RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, in, ax);
     if (p->cell == RNNMCU_CELL_SIMPLE || p->cell == RNNMCU_CELL_LSTM) {
+        /* rows i, f, g (LSTM) or all rows (SimpleRNN) now; LSTM's o after c_t (its peephole sees c_t) */
+        const uint32_t first = p->cell == RNNMCU_CELL_LSTM ? 3u * n : n;
         RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
-        for (r = 0; r < rows; r++) {
-            const int32_t pre = rnnmcu_sat16(rnnmcu_rq(ax[r], p->mx[r], p->shx[r]) +
-                                             rnnmcu_rq(ah[r], p->mh[r], p->shh[r]) + p->b[r]);
-            const int is_act = p->cell == RNNMCU_CELL_SIMPLE || (r >= 2u * n && r < 3u * n);
-            ax[r] = rnnmcu_sat16(rnnmcu_table(is_act ? p->tab_act : p->tab_rec, pre));
+        for (r = 0; r < first; r++) {
+            int64_t z = rnnmcu_rq(ax[r], p->mx[r], p->shx[r]) + rnnmcu_rq(ah[r], p->mh[r], p->shh[r]) + p->b[r];
+            if (p->p && r < 2u * n) { /* peephole LSTM: i and f see c_{t-1} */
+                const uint32_t g = r / n;
+                z += rnnmcu_rq(p->p[r] * (int32_t)c[r - g * n], p->mp[g], p->shp[g]);
+            }
+            {
+                const int is_act = p->cell == RNNMCU_CELL_SIMPLE || r >= 2u * n;
+                ax[r] = rnnmcu_sat16(rnnmcu_table(is_act ? p->tab_act : p->tab_rec, rnnmcu_sat16(z)));
+            }
         }
         if (p->cell == RNNMCU_CELL_SIMPLE) {
             for (j = 0; j < n; j++)
@@ -49,18 +56,26 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
             return;
         }
         for (j = 0; j < n; j++) {
-            const int32_t i_ = ax[j], f_ = ax[n + j], g_ = ax[2 * n + j], o_ = ax[3 * n + j];
+            const uint32_t ro = 3u * n + j;
+            const int32_t i_ = ax[j], f_ = ax[n + j], g_ = ax[2 * n + j];
             const int32_t c_new = rnnmcu_sat16((int64_t)rnnmcu_rshr(f_ * c[j], q) + rnnmcu_rshr(i_ * g_, q));
-            const int32_t t = rnnmcu_sat16(rnnmcu_table(p->tab_out, c_new));
-            h[j] = SAT_ACT(rnnmcu_rshr(o_ * t, q + k));
+            int64_t zo = rnnmcu_rq(ax[ro], p->mx[ro], p->shx[ro]) + rnnmcu_rq(ah[ro], p->mh[ro], p->shh[ro]) + p->b[ro];
+            if (p->p) /* peephole LSTM: o sees c_t */
+                zo += rnnmcu_rq(p->p[2u * n + j] * c_new, p->mp[2], p->shp[2]);
+            {
+                const int32_t o_ = rnnmcu_sat16(rnnmcu_table(p->tab_rec, rnnmcu_sat16(zo)));
+                const int32_t t = rnnmcu_sat16(rnnmcu_table(p->tab_out, c_new));
+                h[j] = SAT_ACT(rnnmcu_rshr(o_ * t, q + k));
+            }
             c[j] = (int16_t)c_new;
         }
         return;
     }
 
-    /* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n) */
+    /* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n); r first, then the candidate, then z
+     * (whose peephole, in a peephole GRU, sees the new candidate) */
     RNNMCU_FN(rnnmcu_matvec)(p->u, h, p->reset_after ? rows : (uint16_t)(2u * n), n, ah);
-    for (r = 0; r < 2u * n; r++) {
+    for (r = n; r < 2u * n; r++) {
         const int32_t pre = rnnmcu_sat16(rnnmcu_rq(ax[r], p->mx[r], p->shx[r]) +
                                          rnnmcu_rq(ah[r], p->mh[r], p->shh[r]) + p->b[r]);
         ax[r] = rnnmcu_sat16(rnnmcu_table(p->tab_rec, pre));
@@ -84,11 +99,26 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
         }
     }
     for (j = 0; j < n; j++) {
-        const int32_t z = ax[j];
         const int32_t ht = rnnmcu_sat16(rnnmcu_table(p->tab_act, ax[2u * n + j]));
-        const int64_t num = (int64_t)z * ((int32_t)h[j] * ((int32_t)1 << k)) +
-                            (int64_t)(((int32_t)1 << q) - z) * ht;
-        h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
+        int64_t zz = rnnmcu_rq(ax[j], p->mx[j], p->shx[j]) + rnnmcu_rq(ah[j], p->mh[j], p->shh[j]) + p->b[j];
+        if (p->p) /* peephole GRU: z sees the new candidate */
+            zz += rnnmcu_rq(p->p[j] * ht, p->mp[0], p->shp[0]);
+        {
+            const int32_t z = rnnmcu_sat16(rnnmcu_table(p->tab_rec, rnnmcu_sat16(zz)));
+            const int64_t num = (int64_t)z * ((int32_t)h[j] * ((int32_t)1 << k)) +
+                                (int64_t)(((int32_t)1 << q) - z) * ht;
+            h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
+        }
+    }
+}
+
+void RNNMCU_FN(rnnmcu_merge)(const rnnmcu_merge_q_t *p, const RNNMCU_ACT_T *a, const RNNMCU_ACT_T *b,
+                             RNNMCU_ACT_T *y)
+{
+    uint16_t j;
+    for (j = 0; j < p->units; j++) {
+        const int32_t v = p->mode == RNNMCU_MERGE_MUL ? (int32_t)a[j] * b[j] : (int32_t)a[j] + b[j];
+        y[j] = SAT_ACT(rnnmcu_rq(v, p->m, p->sh));
     }
 }
 
