@@ -159,8 +159,6 @@ def test_input_errors(tiny, tmp_path):
 
     with pytest.raises(InputError, match="must end in .keras"):
         train(tiny["fixed"], str(tmp_path / "m.h5"), tiny_spec("gru"), progress=False)
-    with pytest.raises(InputError, match="not available yet"):
-        train(tiny["fixed"], str(tmp_path / "m.keras"), ModelSpec(cell="peephole-gru"), progress=False)
     with pytest.raises(InputError, match="no such file"):
         train(str(tmp_path / "none.npz"), str(tmp_path / "m.keras"), tiny_spec("gru"), progress=False)
     assert not (tmp_path / "m.keras").exists()

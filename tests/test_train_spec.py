@@ -48,7 +48,42 @@ def test_missing_spec_file(tmp_path):
 
 
 @pytest.mark.parametrize("cell", ["peephole-lstm", "peephole-gru"])
-def test_peephole_cells_accepted_by_spec_refused_by_builder(cell):
+def test_peephole_cells_accepted_without_importing_tensorflow(cell):
+    import subprocess
+    import sys
+
     s = ModelSpec(cell=cell)
-    with pytest.raises(InputError, match="not available yet"):
-        check_cell(s.cell)
+    check_cell(s.cell)
+    assert load_spec_text('cell = "peephole_gru"\n').cell == "peephole-gru"
+    code = ("import sys; import rnnmcu.trainer, rnnmcu.trainer.models, rnnmcu.trainer.spec, rnnmcu.trainer.qat; "
+            "from rnnmcu.trainer.models import check_cell; check_cell('peephole-lstm'); "
+            "sys.exit(1 if 'tensorflow' in sys.modules or 'keras' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_unknown_cell_refused():
+    with pytest.raises(InputError, match="not available"):
+        check_cell("transformer")
+
+
+def test_qat_keys_toml_and_flags(tmp_path):
+    p = tmp_path / "q.toml"
+    p.write_text('cell = "gru"\n[training]\nqat = true\nqat_epochs = 4\n')
+    s = load_spec(str(p))
+    assert s.qat is True and s.qat_epochs == 4 and s.qat_lr is None
+    assert s.qat_learning_rate == pytest.approx(s.learning_rate / 5)
+    s2 = build_spec(str(p), qat=False, qat_epochs=None, qat_lr=0.001)
+    assert s2.qat is False and s2.qat_epochs == 4 and s2.qat_learning_rate == 0.001
+    assert ModelSpec().qat is False
+    for text, match in (('qat = "yes"\n', "qat = 'yes' should be bool"), ("qat_epochs = 0\n", "qat_epochs"),
+                        ("qat_lr = -1\n", "qat_lr")):
+        p.write_text(text)
+        with pytest.raises(InputError, match=match):
+            load_spec(str(p))
+
+
+def load_spec_text(text: str) -> ModelSpec:
+    from rnnmcu.trainer.spec import spec_from_mapping
+    import tomllib
+
+    return spec_from_mapping(tomllib.loads(text))

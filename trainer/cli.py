@@ -41,6 +41,12 @@ def _emit(result: Any, as_json: bool, title: str | None = None) -> None:
 @click.option("--clipnorm", type=click.FloatRange(0.0), help="Gradient clipping norm (0 = off; default 1.0).")
 @click.option("--class-weights", type=click.Choice(("auto", "none")), help="Class weighting (default auto).")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Random seed (default 0).")
+@click.option("--qat/--no-qat", default=None,
+              help="After training, fine-tune with int8 rounding simulated (quantisation-aware); "
+                   "the saved model stays a plain Keras model.")
+@click.option("--qat-epochs", type=click.IntRange(1), help="Epochs of the quantisation-aware fine-tune (default 10).")
+@click.option("--qat-lr", type=click.FloatRange(0.0, 10.0, min_open=True),
+              help="Learning rate of the fine-tune (default: a fifth of --lr).")
 @click.option("--variable-length", is_flag=True, help="CSV: pad sequences of different lengths (zeros) and mask them.")
 @click.option("--window", type=click.IntRange(1), help="CSV stream: window length in steps (windowing mode).")
 @click.option("--hop", type=click.IntRange(1), help="CSV stream: hop between windows (default = window).")
@@ -63,6 +69,8 @@ def train(data_path: str, out_path: str, spec_file: str | None, report_dir: str 
     Examples:
       rnnmcu train data.npz -o model.keras --cell lstm --units 16
       rnnmcu train data.npz -o model.keras --spec model.toml --report report/
+      rnnmcu train data.npz -o model.keras --cell gru --units 8 --qat --qat-epochs 10
+      rnnmcu train data.npz -o model.keras --cell peephole-lstm --bidirectional --merge-mode sum
       rnnmcu train stream.csv -o model.keras --window 64 --hop 16 --test-fraction 0.2
     """
     from rnnmcu.trainer.spec import build_spec
@@ -85,9 +93,16 @@ def train(data_path: str, out_path: str, spec_file: str | None, report_dir: str 
         "MACs per step": metrics["size"]["macs_per_step"],
         "int8 weight bytes": metrics["size"]["int8"]["weight_bytes"],
     }
+    if metrics.get("qat"):
+        q = metrics["qat"]
+        summary["int8 fine-tune"] = (f"{q['epochs_run']} epochs (best {q['best_epoch']}); simulated int8 "
+                                     f"validation accuracy {q['sim_int8_val_accuracy_before']:.4f} -> "
+                                     f"{q['sim_int8_val_accuracy_after']:.4f}")
     if report_dir:
         summary["report"] = report_dir
-    _emit(summary, False, title=f"trained {spec.cell} x{spec.units} on {data_path}")
+    shape = f"{spec.layers}x " if spec.layers > 1 else ""
+    bi = f" bidirectional ({spec.merge_mode})" if spec.bidirectional else ""
+    _emit(summary, False, title=f"trained {shape}{spec.cell} x{spec.units}{bi} on {data_path}")
 
 
 @click.group("data")
@@ -106,10 +121,12 @@ def data() -> None:
 @click.option("--channels", type=click.IntRange(1, 9), default=6, show_default=True,
               help="ax ay az (m/s^2), gx gy gz (deg/s), mx my mz (uT), in that order.")
 @click.option("--variable-length", is_flag=True, help="Random lengths, zero-padded tails and a lengths array.")
+@click.option("--hard", is_flag=True,
+              help="Slow gestures on the gyroscope and rare large knocks on it (a set where int8 loses accuracy).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def synth(out_path: str, classes: int, per_class: int, steps: int, channels: int, variable_length: bool,
-          seed: int, as_json: bool) -> None:
+          hard: bool, seed: int, as_json: bool) -> None:
     """Write a synthetic IMU gesture dataset (raw sensor units, train + test split).
 
     \b
@@ -119,7 +136,7 @@ def synth(out_path: str, classes: int, per_class: int, steps: int, channels: int
     from rnnmcu.trainer.synth import write_synth
 
     summary = write_synth(out_path, classes=classes, per_class=per_class, steps=steps, channels=channels,
-                          variable_length=variable_length, seed=seed)
+                          variable_length=variable_length, seed=seed, hard=hard)
     _emit(summary, as_json, title=f"wrote {out_path}")
 
 

@@ -3,7 +3,8 @@
     Input(shape=(None, F))
     -> Masking(mask_value=0.0)          only when the data has padding (some length < T)
     -> Normalization(axis=-1)           adapted per channel on the training data's real steps
-    -> [SimpleRNN | LSTM | GRU] x layers  (each optionally in Bidirectional, then Dropout)
+    -> [SimpleRNN | LSTM | GRU | PeepholeLSTM | PeepholeGRU] x layers
+                                        (each optionally in Bidirectional, then Dropout)
     -> Dense(dense, dense_activation)   only when spec.dense > 0
     -> Dense(classes, softmax)
 
@@ -11,6 +12,9 @@ The model takes raw sensor units: standardisation lives in the Normalization lay
 importer folds into the IR's ``norm_mean``/``norm_std``), and masking happens on the raw input, so a
 step whose channels are all exactly 0.0 is padding.  A channel that is constant on the training
 data gets variance 1 (not 0), so a later non-constant value does not explode.
+
+The peephole cells are the project's own (:mod:`rnnmcu.trainer.cells`), imported only when a
+spec asks for them, so importing this module needs neither TensorFlow nor the cells.
 """
 from __future__ import annotations
 
@@ -21,14 +25,18 @@ from rnnmcu.trainer.spec import AVAILABLE_CELLS, ModelSpec
 
 
 def check_cell(cell: str) -> None:
-    """Refuse cells the spec names but that have no Keras implementation yet (without importing TF)."""
+    """Refuse cells that have no Keras implementation (without importing TF)."""
     if cell not in AVAILABLE_CELLS:
-        raise InputError(f"cell {cell!r} is not available yet: its Keras cell has not been written",
-                         hint=f"train with one of {', '.join(AVAILABLE_CELLS)} for now")
+        raise InputError(f"cell {cell!r} is not available: rnnmcu has no Keras layer for it",
+                         hint=f"train with one of {', '.join(AVAILABLE_CELLS)}")
 
 
 def _rnn_class(cell: str):
     check_cell(cell)
+    if cell.startswith("peephole"):
+        from rnnmcu.trainer import cells
+
+        return {"peephole-lstm": cells.PeepholeLSTM, "peephole-gru": cells.PeepholeGRU}[cell]
     import keras
 
     return {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
@@ -58,7 +66,7 @@ def build_model(spec: ModelSpec, n_features: int, n_classes: int, norm_steps: np
     for i in range(spec.layers):
         last = i == spec.layers - 1
         layer = rnn(spec.units, activation=spec.activation, return_sequences=not last,
-                    name=f"{spec.cell}_{i}",
+                    name=f"{spec.cell.replace('-', '_')}_{i}",
                     **({} if spec.cell == "rnn" else {"recurrent_activation": spec.recurrent_activation}))
         if spec.bidirectional:
             layer = keras.layers.Bidirectional(layer, merge_mode=spec.merge_mode, name=f"bidirectional_{i}")

@@ -12,6 +12,8 @@ one spec)::
     [training]
     epochs = 40
     lr = 0.003
+    qat = true          # quantisation-aware fine-tune after training (see rnnmcu.trainer.qat)
+    qat_epochs = 10
 
 Unknown keys and wrong types are refused with an error naming them.
 """
@@ -25,7 +27,7 @@ from typing import Any, Mapping
 from rnnmcu.errors import InputError
 
 CELLS = ("rnn", "lstm", "gru", "peephole-lstm", "peephole-gru")
-AVAILABLE_CELLS = ("rnn", "lstm", "gru")
+AVAILABLE_CELLS = CELLS  # every cell the spec names has a Keras implementation
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 # Default learning rate per cell: SimpleRNN diverges or stalls at rates LSTM/GRU train well with.
 DEFAULT_LR = {"rnn": 0.002, "lstm": 0.005, "gru": 0.005, "peephole-lstm": 0.005, "peephole-gru": 0.005}
@@ -57,6 +59,11 @@ class ModelSpec:
     clipnorm: float = 1.0           # gradient clipping by norm (0 = off)
     class_weights: str = "auto"     # "auto": inverse class frequency; "none"
     val_fraction: float = 0.2       # stratified validation split of the training set
+    # quantisation-aware fine-tune (rnnmcu.trainer.qat): after training, qat_epochs more epochs
+    # with int8 rounding simulated in the forward pass; the saved model stays a plain float model
+    qat: bool = False
+    qat_epochs: int = 10
+    qat_lr: float | None = None     # None: learning_rate / 5
 
     def __post_init__(self) -> None:
         self.validate()
@@ -72,7 +79,8 @@ class ModelSpec:
         if self.class_weights not in CLASS_WEIGHTS:
             raise bad("class_weights", f"{self.class_weights!r} is not one of {', '.join(CLASS_WEIGHTS)}")
         for name, lo, hi in (("units", 1, 4096), ("layers", 1, 16), ("dense", 0, 4096), ("epochs", 1, 100000),
-                             ("batch_size", 1, 1 << 20), ("patience", 0, 100000), ("seed", 0, 2**31 - 1)):
+                             ("batch_size", 1, 1 << 20), ("patience", 0, 100000), ("seed", 0, 2**31 - 1),
+                             ("qat_epochs", 1, 100000)):
             v = getattr(self, name)
             if not lo <= v <= hi:
                 raise bad(name, f"= {v} is out of range {lo}..{hi}")
@@ -80,6 +88,8 @@ class ModelSpec:
             raise bad("dropout", f"= {self.dropout} must be in [0, 1)")
         if self.lr is not None and not 0.0 < self.lr < 10.0:
             raise bad("lr", f"= {self.lr} must be in (0, 10)")
+        if self.qat_lr is not None and not 0.0 < self.qat_lr < 10.0:
+            raise bad("qat_lr", f"= {self.qat_lr} must be in (0, 10)")
         if self.clipnorm < 0:
             raise bad("clipnorm", f"= {self.clipnorm} must be >= 0 (0 turns clipping off)")
         if not 0.0 < self.val_fraction < 0.9:
@@ -91,6 +101,11 @@ class ModelSpec:
     def learning_rate(self) -> float:
         """The learning rate used: ``lr``, or the cell's default when ``lr`` is None."""
         return self.lr if self.lr is not None else DEFAULT_LR[self.cell]
+
+    @property
+    def qat_learning_rate(self) -> float:
+        """The fine-tune's learning rate: ``qat_lr``, or a fifth of :attr:`learning_rate`."""
+        return self.qat_lr if self.qat_lr is not None else self.learning_rate / 5
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -108,7 +123,8 @@ _FIELDS = {f.name: f for f in dataclasses.fields(ModelSpec)}
 _TYPES = {"cell": str, "units": int, "layers": int, "bidirectional": bool, "merge_mode": str,
           "dropout": float, "dense": int, "dense_activation": str, "activation": str,
           "recurrent_activation": str, "lr": float, "epochs": int, "batch_size": int, "patience": int,
-          "seed": int, "clipnorm": float, "class_weights": str, "val_fraction": float}
+          "seed": int, "clipnorm": float, "class_weights": str, "val_fraction": float,
+          "qat": bool, "qat_epochs": int, "qat_lr": float}
 assert set(_TYPES) == set(_FIELDS)
 
 

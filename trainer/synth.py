@@ -27,6 +27,13 @@ Classes, in the order ``--classes K`` takes them:
 starts and ends at rest) and the same energy; only the order of the two motions differs, so a
 classifier needs memory — a window mean or variance cannot tell them apart.
 
+Hard mode (``hard=True``), a set on which int8 post-training quantisation loses accuracy: the
+gestures are slower and smaller (:data:`HARD_GAIN` of their usual motion per channel), and in
+:data:`HARD_KNOCK_P` of the sequences the device is knocked once or twice — a 1-2 step shock on
+every IMU axis at once (5-15 g on the accelerometer, 1000-2000 deg/s on the gyroscope,
+:data:`HARD_KNOCK`).  The knocks carry no class information, but they set the int8 input ranges, so
+one int8 input step is as large as a good part of a gesture's own signal.
+
 Variable length (``variable_length=True``): each sequence keeps a random valid length in
 ``[steps // 2, steps]``; the tail is padded with exact zeros and ``lengths`` is written.  Real
 samples are never all-zero (gravity is always present), so "all channels exactly 0.0" marks padding.
@@ -48,6 +55,10 @@ _NOISE = np.array([0.25, 0.25, 0.25, 3.0, 3.0, 3.0, 0.6, 0.6, 0.6])
 _BIAS = np.array([0.15, 0.15, 0.15, 1.5, 1.5, 1.5, 2.0, 2.0, 2.0])
 _DRIFT = np.array([0.3, 0.3, 0.3, 3.0, 3.0, 3.0, 1.0, 1.0, 1.0])
 _EARTH_FIELD = np.array([22.0, 1.5, -41.0])
+# hard mode (see the module docstring)
+HARD_GAIN = np.array([0.5, 0.5, 0.5, 0.3, 0.3, 0.3])   # gesture motion per channel (ax..gz)
+HARD_KNOCK_P = 0.5                                        # per sequence
+HARD_KNOCK = np.array([[50.0, 150.0]] * 3 + [[1000.0, 2000.0]] * 3)  # |peak| range per channel
 
 
 def _bump(u: np.ndarray, a: float, b: float) -> np.ndarray:
@@ -101,7 +112,8 @@ def _gesture(name: str, u: np.ndarray, dur_s: float, rng: np.random.Generator) -
     return out
 
 
-def _sequence(name: str, steps: int, valid: int, channels: int, rng: np.random.Generator) -> np.ndarray:
+def _sequence(name: str, steps: int, valid: int, channels: int, rng: np.random.Generator,
+              hard: bool = False) -> np.ndarray:
     t = np.arange(valid, dtype=np.float64)
     # Speed: the gesture lasts 40-75 % of the valid window; random onset inside it.
     lo, hi = (0.60, 0.95) if name == "shake" else (0.40, 0.75)  # shaking is a sustained motion
@@ -115,6 +127,8 @@ def _sequence(name: str, steps: int, valid: int, channels: int, rng: np.random.G
     gamma = rng.uniform(0.8, 1.25)
     u = np.where((u >= 0) & (u <= 1), np.clip(u, 0, 1) ** gamma, u)
     motion = _gesture(name, u, dur / SAMPLE_RATE_HZ, rng) * rng.uniform(0.7, 1.3)
+    if hard:
+        motion *= HARD_GAIN
 
     # Orientation: gravity on z with a random tilt of up to ~12 degrees.
     tilt_x, tilt_y = rng.uniform(-0.2, 0.2, size=2)
@@ -134,6 +148,11 @@ def _sequence(name: str, steps: int, valid: int, channels: int, rng: np.random.G
     wob = np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t / SAMPLE_RATE_HZ + rng.uniform(0, 2 * np.pi))
     x += (ramp + 0.5 * wob[:, None] * rng.uniform(-1, 1, MAX_CHANNELS)) * _DRIFT
     x += rng.normal(0.0, 1.0, x.shape) * _NOISE
+    if hard and rng.random() < HARD_KNOCK_P:
+        for _ in range(int(rng.integers(1, 3))):  # a knock shakes every axis of the IMU at once
+            at, width = int(rng.integers(0, valid)), int(rng.integers(1, 3))
+            peak = rng.choice((-1.0, 1.0), size=6) * rng.uniform(HARD_KNOCK[:, 0], HARD_KNOCK[:, 1])
+            x[at:at + width, :6] += peak
 
     out = np.zeros((steps, channels), dtype=np.float32)
     out[:valid] = x[:, :channels]
@@ -144,11 +163,12 @@ def _sequence(name: str, steps: int, valid: int, channels: int, rng: np.random.G
 
 
 def make_synth(classes: int = 5, per_class: int = 120, steps: int = 64, channels: int = 6,
-               variable_length: bool = False, seed: int = 0, test_fraction: float = 0.25):
+               variable_length: bool = False, seed: int = 0, test_fraction: float = 0.25, hard: bool = False):
     """Build a synthetic gesture :class:`rnnmcu.data.Dataset`.
 
     ``per_class`` sequences are drawn per class; ``round(per_class * test_fraction)`` of each class
     go to the held-out test split (``x_test``/``y_test``/``lengths_test``).  Deterministic for a seed.
+    ``hard``: slow gestures on the gyroscope and rare knocks on ``gz`` (module docstring).
     """
     from rnnmcu.data import Dataset
 
@@ -173,7 +193,7 @@ def make_synth(classes: int = 5, per_class: int = 120, steps: int = 64, channels
     for k, name in enumerate(names):
         for i in range(per_class):
             valid = int(rng.integers(steps // 2, steps + 1)) if variable_length else steps
-            xs.append(_sequence(name, steps, valid, channels, rng))
+            xs.append(_sequence(name, steps, valid, channels, rng, hard=hard))
             ys.append(k)
             ls.append(valid)
             split.append(i < n_test)
@@ -190,7 +210,7 @@ def make_synth(classes: int = 5, per_class: int = 120, steps: int = 64, channels
 
 
 def write_synth(out_path: str, classes: int = 5, per_class: int = 120, steps: int = 64,
-                channels: int = 6, variable_length: bool = False, seed: int = 0) -> dict:
+                channels: int = 6, variable_length: bool = False, seed: int = 0, hard: bool = False) -> dict:
     """Generate a synthetic set and write it as ``.npz`` or long-form ``.csv`` (atomically).
     Returns a small summary for the CLI."""
     from rnnmcu.trainer import datasets
@@ -199,7 +219,7 @@ def write_synth(out_path: str, classes: int = 5, per_class: int = 120, steps: in
     if not (lower.endswith(".npz") or lower.endswith(".csv")):
         raise InputError(f"{out_path}: the output must end in .npz or .csv")
     ds = make_synth(classes=classes, per_class=per_class, steps=steps, channels=channels,
-                    variable_length=variable_length, seed=seed)
+                    variable_length=variable_length, seed=seed, hard=hard)
     if lower.endswith(".npz"):
         from rnnmcu.data import save_npz
         save_npz(str(out_path), ds)
@@ -207,4 +227,4 @@ def write_synth(out_path: str, classes: int = 5, per_class: int = 120, steps: in
         datasets.save_csv(str(out_path), ds, feature_names=list(CHANNEL_NAMES[:channels]))
     return {"path": str(out_path), "train": int(ds.x.shape[0]), "test": int(ds.x_test.shape[0]),
             "steps": steps, "channels": list(CHANNEL_NAMES[:channels]), "classes": ds.class_names,
-            "variable_length": variable_length, "seed": seed}
+            "variable_length": variable_length, "seed": seed, "hard": hard}

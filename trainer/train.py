@@ -11,9 +11,11 @@ What :func:`train` does, in order:
    frequency, so an imbalanced set does not collapse to the big class), ReduceLROnPlateau on the
    validation loss, early stopping on the validation loss with the best weights restored
    (``patience = 0`` trains all epochs and still restores the best);
-5. evaluates on the test split (``x_test``/``y_test``) if present, else on the validation split —
+5. with ``spec.qat``, fine-tunes for ``spec.qat_epochs`` more epochs with the int8 scheme's
+   rounding simulated (:mod:`rnnmcu.trainer.qat`); the model keeps its plain Keras layers;
+6. evaluates on the test split (``x_test``/``y_test``) if present, else on the validation split —
    padded sequences are evaluated through the mask, i.e. at their true lengths;
-6. saves the model atomically (a temporary ``.keras`` in the same folder, then ``os.replace``).
+7. saves the model atomically (a temporary ``.keras`` in the same folder, then ``os.replace``).
 
 Determinism: ``keras.utils.set_random_seed(spec.seed)`` and TensorFlow's deterministic ops (on while
 training only) make two trainings with the same seed and data give identical weights on the same
@@ -63,7 +65,7 @@ def class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
     return {k: float(w[k]) for k in range(n_classes)}
 
 
-def _progress_callback(total_epochs: int, enabled: bool):
+def _progress_callback(total_epochs: int, enabled: bool, desc: str = "training"):
     import keras
 
     class TqdmEpochs(keras.callbacks.Callback):
@@ -72,7 +74,7 @@ def _progress_callback(total_epochs: int, enabled: bool):
         def on_train_begin(self, logs=None):
             from tqdm import tqdm
             self.bar = tqdm(total=total_epochs, unit="epoch", file=sys.stderr, disable=not enabled,
-                            desc="training", dynamic_ncols=True, leave=True)
+                            desc=desc, dynamic_ncols=True, leave=True)
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -195,6 +197,16 @@ def train_dataset(ds, out_path: str, spec: ModelSpec, report_dir: str | None = N
         hist = model.fit(x_tr, y_tr, validation_data=(x_va, y_va), epochs=spec.epochs,
                          batch_size=spec.batch_size, shuffle=True, class_weight=cw, verbose=0,
                          callbacks=callbacks)
+        qat_info = None
+        if spec.qat:
+            from rnnmcu.trainer.qat import fine_tune
+
+            float_val = float(np.mean(np.argmax(model.predict(x_va, batch_size=256, verbose=0), 1) == y_va))
+            qat_info = fine_tune(model, x_tr, y_tr, l_tr, x_va, y_va, epochs=spec.qat_epochs,
+                                 lr=spec.qat_learning_rate, batch_size=spec.batch_size, clipnorm=spec.clipnorm,
+                                 class_weight=cw, progress_cb=_progress_callback(spec.qat_epochs, progress,
+                                                                                 "int8 fine-tune"))
+            qat_info["float_val_accuracy_before"] = float_val
         if ds.x_test is not None:
             x_ev, y_ev, split = ds.x_test.astype(np.float32), np.asarray(ds.y_test, dtype=np.int64), "test"
         else:
@@ -238,6 +250,7 @@ def train_dataset(ds, out_path: str, spec: ModelSpec, report_dir: str | None = N
         "model": str(out_path),
         "size": estimate_size(model),
         "history": history,
+        "qat": qat_info,
     }
     if report_dir is not None:
         from rnnmcu.trainer.report import write_report
