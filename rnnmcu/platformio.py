@@ -103,19 +103,22 @@ def _check_gen_dir(gen_dir: Path) -> list[Path]:
     return files
 
 
-def _runtime_files(board: Board) -> list[tuple[Path, str]]:
-    """(source, path inside lib/rnnmcu/src) for the runtime and the app."""
+def _runtime_files(board: Board, arch: bool = True) -> list[tuple[Path, str]]:
+    """(source, path inside lib/rnnmcu/src) for the runtime and the app.  With ``arch`` the
+    board's ``firmware/src/arch/<board.arch>/`` kernels come too, and each replaces the portable
+    file of the same name (TFLite Micro's pattern); ``arch=False`` builds the portable C only."""
     fw = firmware_root()
+    arch_dir = fw / "src" / "arch" / board.arch
+    arch_files = sorted(p for p in arch_dir.rglob("*") if p.is_file() and p.suffix in (".c", ".h", ".S", ".s")) \
+        if arch and arch_dir.is_dir() else []
+    replaced = {p.name for p in arch_files}
     out: list[tuple[Path, str]] = []
     for folder in (fw / "src", fw / "app"):
         for p in sorted(folder.iterdir()):
-            if p.is_file() and p.suffix in (".c", ".h"):
+            if p.is_file() and p.suffix in (".c", ".h") and not (folder.name == "src" and p.name in replaced):
                 out.append((p, p.name))
-    arch_dir = fw / "src" / "arch" / board.arch
-    if arch_dir.is_dir():  # per-arch kernels, selected for this board only
-        for p in sorted(arch_dir.rglob("*")):
-            if p.is_file() and p.suffix in (".c", ".h", ".S", ".s"):
-                out.append((p, str(Path("arch") / board.arch / p.relative_to(arch_dir))))
+    for p in arch_files:
+        out.append((p, str(Path("arch") / board.arch / p.relative_to(arch_dir))))
     return out
 
 
@@ -261,19 +264,42 @@ def _readme(board: Board) -> str:
             f"lib/{MODEL_LIB}/ the generated model.\n")
 
 
+APPS = ("test", "stream")
+
+
+def _stream_app_files(b: Board, app: str, runtime: list[tuple[Path, str]],
+                      entry: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """The streaming app (firmware/stream/) implements the same board hooks as the test app: it
+    replaces the test app's dispatcher (rnnmcu_app.c) and keeps its COBS and CRC.  A framework
+    board with a sensor entry (firmware/boards/<entry>-stream/) gets that entry instead."""
+    if app not in APPS:
+        raise InputError(f"unknown firmware app {app!r}", f"use one of {', '.join(APPS)}")
+    fw = firmware_root()
+    kept = [(s, r) for s, r in runtime if not (s.parent.name == "app" and s.name == "rnnmcu_app.c")]
+    kept += [(p, p.name) for p in sorted((fw / "stream").iterdir()) if p.is_file() and p.suffix in (".c", ".h")]
+    sensor = fw / "boards" / f"{b.entry}-stream"
+    if _uses_framework(b) and sensor.is_dir():
+        entry = sorted(p for p in sensor.iterdir() if p.is_file() and not p.name.startswith("."))
+    return kept, entry
+
+
 def generate_project(board: Board | str, gen_dir: str | os.PathLike[str],
                      out_dir: str | os.PathLike[str], *, framework: str | None = None,
-                     baud: int | None = None) -> Path:
+                     baud: int | None = None, arch: bool = True, app: str = "test") -> Path:
     """Write a complete firmware project for ``board`` into ``out_dir`` (created or updated; a
     previous build cache in it is kept).  ``framework`` picks one of the board's frameworks
-    (default: the board's own), ``baud`` overrides the board's UART rate.  All files are written
+    (default: the board's own), ``baud`` overrides the board's UART rate, ``arch=False`` leaves
+    the per-arch kernels out (the portable C only, for comparisons), ``app="stream"`` builds
+    the streaming classifier (firmware/stream/) instead of the test firmware.  All files are written
     to a temporary folder first, so a failure leaves ``out_dir`` as it was."""
     b = _board(board).with_framework(framework)
     gen = Path(gen_dir)
     out = Path(out_dir)
     model_files = _check_gen_dir(gen)
-    runtime = _runtime_files(b)
+    runtime = _runtime_files(b, arch)
     entry = _entry_files(b)
+    if app != "test":  # ``app="stream"``: the streaming classifier instead of the test firmware
+        runtime, entry = _stream_app_files(b, app, runtime, entry)
     in_lib = _uses_framework(b)
     if baud is not None and b.kind != "real":
         raise InputError(f"--baud is for real boards; {b.name} talks over "

@@ -22,10 +22,26 @@ RNNMCU_INLINE int32_t rnnmcu_sat(int64_t v, int32_t lo, int32_t hi)
     return v > hi ? hi : (v < lo ? lo : (int32_t)v);
 }
 
-/* Requantise an accumulator: (acc * m + 2^(sh-1)) >> sh with a 64-bit product; 1 <= sh <= 62. */
+/* Requantise an accumulator: (acc * m + 2^(sh-1)) >> sh with a 64-bit product; 1 <= sh <= 62.
+ * For sh > 32 (the usual case) the same value comes from the high word of the product alone:
+ * 2^(sh-1) is then a multiple of 2^32, so with P = acc*m = H*2^32 + L (0 <= L < 2^32),
+ * (P + 2^(sh-1)) >> sh = (H + 2^(sh-33)) >> (sh-32) exactly, |H| <= 2^30.  The high word is one
+ * instruction on Cortex-M (SMULL) and RV32IM (MULH), and needs no 64-bit shift or add.  A
+ * smaller sh is brought to 33 by scaling acc when acc * 2^(33-sh) fits in 32 bits (exact). */
 RNNMCU_INLINE int64_t rnnmcu_rq(int32_t acc, int32_t m, int32_t sh)
 {
-    return ((int64_t)acc * m + ((int64_t)1 << (sh - 1))) >> sh;
+    if (sh <= 32) {
+        /* acc * 2^d with sh + d = 33 gives the same value exactly, when it fits in 32 bits */
+        const int32_t d = 33 - sh, lim = d < 31 ? (int32_t)(INT32_MAX >> d) : 0;
+        if (acc > lim || acc < -lim - 1)
+            return ((int64_t)acc * m + ((int64_t)1 << (sh - 1))) >> sh;
+        acc = (int32_t)((uint32_t)acc << d);
+        sh = 33;
+    }
+    {
+        const int32_t hi = (int32_t)(((int64_t)acc * m) >> 32);
+        return (hi + ((int32_t)1 << (sh - 33))) >> (sh - 32);
+    }
 }
 
 /* Rounding (half up) right shift; s == 0 leaves v unchanged. */

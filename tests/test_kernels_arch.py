@@ -1,0 +1,72 @@
+"""Per-arch matvec kernels (firmware/src/arch/<arch>/) and the blocked weight layout: the layout
+round-trips, an arch kernel replaces the portable file of the same name (and only on its arch),
+and every kernel variant is bit-exact with the integer reference on its emulated board, on
+shapes that exercise the padding (rows and columns not multiples of 4, GRU's split U)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnmcu import api, ir, platformio
+from rnnmcu.boards.loader import load_board
+from rnnmcu.codegen import layout, qmodel, quantize
+from rnnmcu.data import Dataset, save_npz
+
+from codegen_helpers import random_recurrent
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (4, 4), (10, 7), (13, 33), (12, 6)])
+def test_pack_roundtrip_and_padding(rows, cols):
+    w = np.random.default_rng(rows * 100 + cols).integers(-128, 128, (rows, cols)).astype(np.int8)
+    p = layout.pack(w)
+    assert p.dtype == np.int8 and p.size == layout.padded(rows, 4) * layout.padded(cols, 4)
+    assert (layout.unpack(p, rows, cols) == w).all()
+    # row r, column c of block 0 / chunk 0 sits at r*4 + c
+    assert p[0] == w[0, 0] and (rows < 2 or p[4] == w[1, 0])
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-rv32", "qemu-lx106", "host"])
+def test_arch_files_replace_portable_ones(board):
+    b = load_board(board)
+    files = {rel: src for src, rel in platformio._runtime_files(b)}
+    portable = {rel for rel in files if "/" not in rel}
+    arch = {rel for rel in files if rel.startswith("arch/")}
+    if board == "host":
+        assert not arch and {"rnnmcu_matvec_s8.c", "rnnmcu_matvec_s16.c"} <= portable
+        return
+    assert f"arch/{b.arch}/rnnmcu_matvec_s8.c" in arch and f"arch/{b.arch}/rnnmcu_matvec_s16.c" in arch
+    assert "rnnmcu_matvec_s8.c" not in portable and "rnnmcu_matvec_s16.c" not in portable
+    # arch=False: the portable C only
+    plain = {rel for _, rel in platformio._runtime_files(b, arch=False)}
+    assert "rnnmcu_matvec_s8.c" in plain and not any(r.startswith("arch/") for r in plain)
+
+
+@pytest.fixture(scope="module")
+def odd_models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("arch")
+    rng = np.random.default_rng(11)
+    F = 6
+    x = (rng.normal(0, 1, (3, 12, F)) * 2).astype(np.float32)
+    save_npz(d / "data.npz", Dataset(x=x, lengths=np.array([12, 7, 10])))
+    layers = [random_recurrent(rng, "lstm", F, 7, return_sequences=True),
+              random_recurrent(rng, "gru", 7, 5, reset_after=False),
+              ir.Dense(W=rng.normal(0, 0.5, (3, 5)), b=rng.normal(0, 0.1, 3))]
+    model = ir.Model(name="arch_odd", input_dim=F, layers=layers, norm_mean=np.zeros(F), norm_std=np.full(F, 2.0))
+    out = {}
+    for precision in ("int8", "int16"):
+        q = quantize.quantize(model, x, None, precision)
+        path = d / f"odd-{precision}.rnnmcu"
+        qmodel.save(str(path), model, q)
+        out[precision] = str(path)
+    return d, out
+
+
+@pytest.mark.emulator
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-rv32", "qemu-lx106"])
+@pytest.mark.parametrize("precision", ["int8", "int16"])
+def test_arch_kernel_bit_exact_on_board(odd_models, board, precision):
+    d, paths = odd_models
+    rep = api.hil_test(board, paths[precision], str(d / "data.npz"), bench_repeats=4)
+    s = rep["summary"]
+    assert rep["passed"] and s["mismatches"] == 0 and s["values_checked"] > 0, rep.get("mismatches")
