@@ -179,6 +179,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "build": ("rnnmcu.board_cli", "build", "Build the firmware for a board with PlatformIO."),
     "flash": ("rnnmcu.board_cli", "flash", "Flash the firmware to a board."),
     "doctor": ("rnnmcu.board_cli", "doctor", "Check compilers, emulators and PlatformIO."),
+    "app": ("rnnmcu.stream_cli", "app", "Build the streaming classifier app (sensor in, events out)."),
+    "replay": ("rnnmcu.stream_cli", "replay", "Replay a recording into the streaming app at the sensor rate."),
+    "stream-eval": ("rnnmcu.stream_cli", "stream_eval", "Event-level metrics of the streaming app on a recording."),
+    "stream-data": ("rnnmcu.stream_cli", "stream_data", "Write a long synthetic recording with known gestures."),
+    "stream-train": ("rnnmcu.stream_cli", "stream_train", "Train a model for streaming (state across windows)."),
 }
 
 
