@@ -1,0 +1,170 @@
+"""Flash and RAM per model and emulated board, next to the weight bytes.
+
+    .venv/bin/python bench/footprint.py [--boards qemu-m4,qemu-rv32,qemu-lx106] [--precision int8]
+                                        [--json out.json]
+
+Flash (from the firmware ELF's symbols): the model's constant data (weights, and the per-row
+multipliers, shifts, biases and tables), its int8 weights alone, and everything else (runtime
+kernels, firmware app and protocol, board start-up, libc/libgcc pieces): the runtime's overhead.
+RAM: the model's state + scratch (the generated <name>_state_t), the app's protocol buffers,
+other static RAM, and the stack high-water mark measured on the device: the board entries paint
+the stack at reset; after a STEP, a RUN and a BENCH, QEMU's monitor reads the stack back and the
+lowest overwritten word is the high-water mark.  The serial protocol is not involved.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests"))
+
+from rnnmcu import emulator, platformio  # noqa: E402
+from rnnmcu.boards.loader import load_board  # noqa: E402
+from rnnmcu.codegen import emit, quantize  # noqa: E402
+from rnnmcu.hil.device import Device  # noqa: E402
+from rnnmcu.hil.transport import open_transport  # noqa: E402
+
+from step_cost import F, models  # noqa: E402
+
+PAINT = 0xC0FFEE5A
+NM = {"qemu-m4": "arm-none-eabi-nm", "qemu-rv32": "riscv64-unknown-elf-nm", "qemu-lx106": "xtensa-lx106-elf-nm"}
+APP_BUFFERS = ("rnnmcu_app_rxbuf", "rnnmcu_app_txbuf")
+
+
+def symbols(board: str, elf: Path) -> dict[str, tuple[int, int, str]]:
+    out = subprocess.run([NM[board], "-S", str(elf)], capture_output=True, text=True, check=True).stdout
+    syms = {}
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) == 4:
+            syms[p[3]] = (int(p[0], 16), int(p[1], 16), p[2])
+        elif len(p) == 3:
+            syms[p[2]] = (int(p[0], 16), 0, p[1])
+    return syms
+
+
+class Monitor:
+    """QEMU's human monitor on a unix socket."""
+
+    def __init__(self, path: str) -> None:
+        self.s = socket.socket(socket.AF_UNIX)
+        for _ in range(200):
+            try:
+                self.s.connect(path)
+                break
+            except OSError:
+                time.sleep(0.02)
+        self.read_prompt()
+
+    def read_prompt(self) -> str:
+        buf = b""
+        self.s.settimeout(10)
+        while not buf.endswith(b"(qemu) "):
+            buf += self.s.recv(65536)
+        return buf.decode(errors="replace")
+
+    def words(self, addr: int, n: int) -> list[int]:
+        self.s.sendall(f"xp /{n}wx {addr:#x}\n".encode())
+        text = self.read_prompt()
+        vals = []
+        for line in text.splitlines():
+            m = re.match(r"\s*([0-9a-fA-F]+):((?:\s+0x[0-9a-fA-F]+)+)", line)
+            if m:
+                vals += [int(v, 16) for v in m.group(2).split()]
+        return vals[:n]
+
+
+def measure(board: str, name: str, model, precision: str, work: Path) -> dict:
+    b = load_board(board)
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, (8, 32, F)).astype(np.float32)
+    q = quantize.quantize(model, x, None, precision)
+    emit.generate(model, q, str(work / "gen"))
+    res = platformio.build(platformio.generate_project(b, work / "gen", work / "proj"), b)
+    syms = symbols(board, res.firmware_path)
+    prefix = model.name + "_"
+    # the model's constant arrays are file-local (static const): lower-case t/r; its API functions are T
+    model_const = {k: v for k, v in syms.items() if k.startswith(prefix) and v[2] in ("t", "r")}
+    # the inference code alone: runtime kernels (rnnmcu_rnn_step_*, matvec, dense, tables, ...) + the
+    # model's generated functions; the rest of the overhead is the app, protocol, start-up and libc
+    kernel = sum(v[1] for k, v in syms.items() if v[2] in ("T", "t") and (
+        re.match(r"rnnmcu_(rnn_step|matvec|dense|activation|softmax|act_f32|status_str)", k)
+        or k in {prefix + f for f in ("step", "run", "reset", "quantize_input")}))
+    weights = sum(v[1] for k, v in model_const.items() if re.search(r"_(w|u|u_cand)$", k))
+    const_bytes = sum(v[1] for v in model_const.values())
+    state = syms["rnnmcu_app_state"][1]
+    buffers = sum(syms[k][1] for k in APP_BUFFERS if k in syms)
+    lo, top = syms["__stack_limit"][0], syms["__stack_top"][0]
+    stack_reserved = top - lo
+    mon_path = str(work / "monitor.sock")
+    flags = list(emulator.QEMU_FLAGS)
+    flags[flags.index("-monitor") + 1] = f"unix:{mon_path},server=on,wait=off"
+    saved, emulator.QEMU_FLAGS = emulator.QEMU_FLAGS, tuple(flags)
+    try:
+        with emulator.Emulator(b, res.firmware_path) as emu:
+            with Device(open_transport(emu.url)) as dev:
+                info = dev.sync()
+                dt = np.int8 if precision == "int8" else np.int16
+                xs = rng.integers(-60, 60, (8, F)).astype(dt)
+                if not info.window_only:
+                    dev.step(xs[0])
+                dev.run(xs)
+                dev.bench(xs[0], 4 if not info.window_only else min(4, info.max_steps))
+                mon = Monitor(mon_path)
+                words = mon.words(lo, stack_reserved // 4)
+    finally:
+        emulator.QEMU_FLAGS = saved
+    used_from = next((i for i, w in enumerate(words) if w != PAINT), len(words))
+    stack_hwm = stack_reserved - 4 * used_from
+    static_ram = res.ram_bytes - stack_reserved
+    return {"board": board, "model": name, "precision": precision,
+            "flash_bytes": res.flash_bytes, "model_const_bytes": const_bytes, "weight_bytes": weights,
+            "runtime_flash_overhead": res.flash_bytes - const_bytes, "inference_code_bytes": kernel,
+            "state_scratch_bytes": state, "protocol_buffer_bytes": buffers,
+            "other_static_ram_bytes": static_ram - state - buffers,
+            "stack_high_water_bytes": stack_hwm, "stack_reserved_bytes": stack_reserved,
+            "ram_beyond_state_scratch_and_buffers": static_ram - state - buffers + stack_hwm}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--boards", default="qemu-m4,qemu-rv32,qemu-lx106")
+    ap.add_argument("--precision", default="int8")
+    ap.add_argument("--units", default="16,32,64,128")
+    ap.add_argument("--json", default=str(REPO / "bench" / "footprint.json"))
+    a = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="rnnmcu-footprint-"))
+    rows = []
+    i = 0
+    for board in a.boards.split(","):
+        for name, model in models([int(u) for u in a.units.split(",")]):
+            i += 1
+            r = measure(board, name, model, a.precision, root / f"m{i}")
+            print(f"{board} {name}: {r}", file=sys.stderr)
+            rows.append(r)
+    Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
+    cols = [("flash", "flash_bytes"), ("model const", "model_const_bytes"), ("weights", "weight_bytes"),
+            ("rt flash ovh", "runtime_flash_overhead"), ("infer. code", "inference_code_bytes"), ("state+scr", "state_scratch_bytes"),
+            ("proto bufs", "protocol_buffer_bytes"), ("other RAM", "other_static_ram_bytes"),
+            ("stack HWM", "stack_high_water_bytes")]
+    print(f"{'board':<11} {'model':<24} " + " ".join(f"{c[0]:>12}" for c in cols))
+    for r in rows:
+        print(f"{r['board']:<11} {r['model']:<24} " + " ".join(f"{r[c[1]]:>12,}" for c in cols))
+    print(f"bytes, {a.precision}; rt flash ovh = flash - model const (runtime kernels + app + protocol + "
+          f"board start-up + libc); JSON: {a.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
