@@ -8,8 +8,10 @@ Sequence semantics (the same in the integer reference and on the device):
 
 * a sequence ``b`` is its first ``lengths[b]`` steps; later steps do not exist;
 * masked steps (raw input equal to the model's mask value on every channel) are removed before
-  the network sees the sequence — the recurrent state is carried across them — and per-step
-  outputs at a masked step repeat the previous output (zeros before the first valid step);
+  the recurrent layers see the sequence — the recurrent state is carried across them — and, for
+  sequence outputs, the last recurrent layer's output at a masked step repeats its previous
+  output (zeros before the first valid step) while the layers after it run on every position
+  (Keras' semantics; the device simply never sees masked steps);
 * a ``go_backwards`` layer processes the (valid part of the) sequence last step first and, with
   ``return_sequences``, returns outputs in processing order (as Keras does);
 * ``all_steps=True`` returns the model output after every step, also for models that output one
@@ -248,10 +250,13 @@ def forward(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None = None, *
             a = _softmax(a)
         else:  # pragma: no cover
             raise ir.IRError(f"unknown layer {layer!r}")
+        if keep is not None and seq and i == last_rec:
+            # back to all T positions: the recurrent output carries over masked steps (zeros before
+            # the first valid one) and the layers after it see every position, as in Keras
+            a = expand(np.where(_valid(L, T)[:, :, None], a, 0.0), keep, L0, T)
+            L, keep = L0, None
     if seq:
         a = np.where(_valid(L, T)[:, :, None], a, 0.0)
-        if keep is not None:
-            a = expand(a, keep, L0, T)
     return a
 
 

@@ -167,9 +167,6 @@ def test_masking_pre_padded_sequence_output(cell):
     compare(km, inputs(7, pad="post pre mid"))
 
 
-@pytest.mark.xfail(strict=True, reason="float_ref outputs zeros at masked steps before the first "
-                   "valid one; Keras outputs the later layers' response to a zero recurrent "
-                   "output there (here the Dense bias)")
 def test_masking_pre_padded_then_dense():
     km = build([L.Masking(0.0), L.LSTM(4, return_sequences=True), L.Dense(2)], seed=7)
     compare(km, inputs(7, pad="pre"))
@@ -287,25 +284,16 @@ def test_masking_bidirectional_last():
     compare(km, inputs(41, pad="post pre mid"))
 
 
-_KNOWN = ("float_ref.forward removes masked steps before the network and expands per-step "
-          "outputs afterwards; Keras keeps all T positions (see keras_import docstring (b), (c))")
+@pytest.mark.parametrize("layers", [
+    lambda: [L.Masking(0.0), L.SimpleRNN(4, go_backwards=True, return_sequences=True)],
+    lambda: [L.Masking(0.0), L.Bidirectional(L.SimpleRNN(4, return_sequences=True), merge_mode="sum")],
+    lambda: [L.Masking(0.0), L.GRU(4, go_backwards=True, return_sequences=True), L.LSTM(3)],
+], ids=["go_backwards_sequence", "bidirectional_sequence", "stacked_after_go_backwards"])
+def test_masking_with_backward_sequences_is_refused(layers):
+    """Keras keeps all T positions there (keras_import docstring (b), (c)); rnnmcu removes masked
+    steps before the network, so the import refuses instead of computing something else."""
+    from rnnmcu.errors import UnsupportedModelError
 
-
-@pytest.mark.xfail(strict=True, reason=_KNOWN)
-def test_masking_go_backwards_sequence():
-    km = build([L.Masking(0.0), L.SimpleRNN(4, go_backwards=True, return_sequences=True)], seed=42)
-    compare(km, inputs(42, pad="post mid"))
-
-
-@pytest.mark.xfail(strict=True, reason=_KNOWN)
-def test_masking_bidirectional_sequence():
-    km = build([L.Masking(0.0), L.Bidirectional(L.SimpleRNN(4, return_sequences=True),
-                                                merge_mode="sum")], seed=43)
-    compare(km, inputs(43, pad="post mid"))
-
-
-@pytest.mark.xfail(strict=True, reason=_KNOWN)
-def test_masking_stacked_after_go_backwards():
-    km = build([L.Masking(0.0), L.GRU(4, go_backwards=True, return_sequences=True), L.LSTM(3)],
-               seed=44)
-    compare(km, inputs(44, pad="post mid"))
+    km = build(layers(), seed=42)
+    with pytest.raises(UnsupportedModelError, match="Masking"):
+        import_model(km)

@@ -515,6 +515,25 @@ def _chain(model: Any) -> list:
     return out
 
 
+def _check_masked_time_reversal(keras_layers: list, layers: list) -> None:
+    """With Masking, Keras runs a backward pass over all T positions (padding included) and
+    returns its sequence in processing order (b), zeros inside Bidirectional (c), and hands the
+    un-reversed mask on.  rnnmcu removes masked steps before the network (as the device never sees
+    them), which equals Keras only when no backward pass returns a sequence: refuse the rest."""
+    for l in layers:
+        backward = isinstance(l, ir.Bidirectional) or (isinstance(l, ir.Recurrent) and l.go_backwards)
+        if backward and l.return_sequences:
+            k = next((kl for kl in keras_layers if getattr(kl, "name", None) == l.name), None)
+            who = _who(k) if k is not None else f'layer "{l.name}"'
+            raise UnsupportedModelError(
+                f"{who}: a backward pass (go_backwards or Bidirectional) that returns sequences in a "
+                "model with Masking: Keras' masked semantics here (padding consumed in processing "
+                "order, zeros inside Bidirectional) have no streaming equivalent",
+                "drop the Masking layer and give the true lengths in the data's `lengths` array "
+                "(rnnmcu runs each sequence on its valid steps), or use return_sequences=False for "
+                "the backward layer")
+
+
 def import_model(keras_model: Any, name: str | None = None, *, source: str = "") -> ir.Model:
     """Convert a Keras 3 Sequential or functional model into the IR."""
     if name is not None and not (name.isidentifier() and name.isascii()):
@@ -538,6 +557,8 @@ def import_model(keras_model: Any, name: str | None = None, *, source: str = "")
         if handler not in (_input, _identity_at_inference, _normalization, _masking):
             ctx.seen_compute = True
         ctx.layers.extend(produced)
+    if ctx.mask_value is not None:
+        _check_masked_time_reversal(layers, ctx.layers)
     if not any(isinstance(l, (ir.Recurrent, ir.Bidirectional)) for l in ctx.layers):
         raise UnsupportedModelError(
             f'model "{keras_model.name}" has no recurrent layer (layers: {_describe(layers)}); '
