@@ -30,7 +30,7 @@ PKG_LIST      := $(VENV)/.packages
 # skipped; add further provisioning modules here.
 SETUP_HOOK_MODULES := rnnmcu.boards.provision
 
-DEMO_BOARD  ?= host
+DEMO_BOARD  ?= qemu-m4
 DEMO_EPOCHS ?= 15
 DEMO_OUT    ?= out/demo
 
