@@ -18,7 +18,12 @@ Canonical form (fixed once, at import):
 * Input standardisation (a Keras ``Normalization`` layer, or none) is kept as ``norm_mean`` and
   ``norm_std`` in sensor units: the model's first layer sees ``(x - mean) / std``.
 * Masking: ``mask_value`` in sensor units per channel, or ``None``.  A step whose raw input equals
-  the mask value on every channel is skipped: state and outputs are carried over unchanged.
+  the mask value on every channel is skipped by the recurrent layers: their state and output carry
+  over unchanged (zeros before the first valid step), and layers after the last recurrent layer
+  still run at that position, as in Keras.  The device never sees masked steps: the host (or the
+  app, through ``<name>_quantize_input``'s return value) leaves them out.  Keras' masked
+  semantics for backward passes that return sequences have no streaming equivalent; the importer
+  refuses that combination.
 """
 from __future__ import annotations
 
