@@ -5,7 +5,11 @@ Trains one small classifier per cell on the synthetic IMU gesture set (`rnnmcu d
 converts it to int8 / int16 / float32 with the training split as calibration data, and evaluates
 on held-out sequences with the bit-exact integer reference.  Figures, not a pass/fail test.
 
-    .venv/bin/python bench/accuracy.py [--cells rnn,lstm,gru] [--units 16] [--tflite] [--json out.json]
+    .venv/bin/python bench/accuracy.py [--cells rnn,lstm,gru] [--units 16] [--tflite] [--qat] [--hard]
+                                       [--json out.json]
+
+The variants: --cells peephole-lstm,peephole-gru (bidirectional: see bench/compare_tflite.py and
+tests/test_train_variants.py).  "float acc" of a QAT row is the fine-tuned float model's.
 """
 from __future__ import annotations
 
@@ -28,6 +32,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--test-per-class", type=int, default=400, help="test split = a quarter of this per class")
     ap.add_argument("--tflite", action="store_true", help="add TFLite (LiteRT, TFLite Micro) rows")
+    ap.add_argument("--qat", action="store_true",
+                    help="add int8 rows for the same model fine-tuned with quantisation-aware training")
+    ap.add_argument("--hard", action="store_true", help="the harder synthetic set (rare large shocks)")
     ap.add_argument("--json", default=None, help="also write the rows here")
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
@@ -40,8 +47,8 @@ def main() -> int:
     work = args.workdir or tempfile.mkdtemp(prefix="rnnmcu-bench-acc-")
     os.makedirs(work, exist_ok=True)
     train_npz, test_npz = os.path.join(work, "train.npz"), os.path.join(work, "test.npz")
-    write_synth(train_npz, seed=args.seed)
-    write_synth(test_npz, per_class=args.test_per_class, seed=args.seed + 100)
+    write_synth(train_npz, seed=args.seed, hard=args.hard)
+    write_synth(test_npz, per_class=args.test_per_class, seed=args.seed + 100, hard=args.hard)
     rows = []
     for cell in args.cells.split(","):
         units = args.units or UNITS.get(cell, 16)
@@ -54,6 +61,17 @@ def main() -> int:
             summary = api.convert(keras_path, train_npz, precision, out)
             e = api.evaluate(out, test_npz)
             rows.append({"cell": cell, "units": units, "engine": f"rnnmcu {precision}",
+                         "float_accuracy": e["float_accuracy"], "accuracy": e["quantised_accuracy"],
+                         "agreement": e["argmax_agreement"], "max_abs_error": e["max_abs_error"],
+                         "weight_bytes": summary["weight_bytes"], "sequences": e["sequences"],
+                         "saturations": sum(e["saturations"].values())})
+        if args.qat:
+            qat_path = os.path.join(work, f"{cell}-qat.keras")
+            train(train_npz, qat_path, ModelSpec(cell=cell, units=units, seed=args.seed, qat=True), progress=False)
+            out = os.path.join(work, f"{cell}-qat-int8.rnnmcu")
+            summary = api.convert(qat_path, train_npz, "int8", out)
+            e = api.evaluate(out, test_npz)
+            rows.append({"cell": cell, "units": units, "engine": "rnnmcu int8 + QAT",
                          "float_accuracy": e["float_accuracy"], "accuracy": e["quantised_accuracy"],
                          "agreement": e["argmax_agreement"], "max_abs_error": e["max_abs_error"],
                          "weight_bytes": summary["weight_bytes"], "sequences": e["sequences"],
