@@ -8,8 +8,8 @@ on held-out sequences with the bit-exact integer reference.  Figures, not a pass
     .venv/bin/python bench/accuracy.py [--cells rnn,lstm,gru] [--units 16] [--tflite] [--qat] [--hard]
                                        [--json out.json]
 
-The variants: --cells peephole-lstm,peephole-gru (bidirectional: see bench/compare_tflite.py and
-tests/test_train_variants.py).  "float acc" of a QAT row is the fine-tuned float model's.
+Cells: rnn, lstm, gru, peephole-lstm, peephole-gru, and bi-<cell> for a Bidirectional (concat)
+one.  "float acc" of a QAT row is the fine-tuned float model's.
 """
 from __future__ import annotations
 
@@ -23,11 +23,21 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 UNITS = {"rnn": 32, "lstm": 16, "gru": 16}
+VARIANTS = "rnn,lstm,gru,peephole-lstm,peephole-gru,bi-lstm,bi-gru"
+
+
+def spec_for(cell: str, units: int, seed: int, **kw):
+    """``bi-<cell>``: the cell inside a Bidirectional (concat)."""
+    from rnnmcu.trainer.spec import ModelSpec
+
+    if cell.startswith("bi-"):
+        return ModelSpec(cell=cell[3:], units=units, seed=seed, bidirectional=True, **kw)
+    return ModelSpec(cell=cell, units=units, seed=seed, **kw)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cells", default="rnn,lstm,gru")
+    ap.add_argument("--cells", default=VARIANTS, help=f"comma-separated, default {VARIANTS}")
     ap.add_argument("--units", type=int, default=None, help="units per cell (default: rnn 32, others 16)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--test-per-class", type=int, default=400, help="test split = a quarter of this per class")
@@ -40,7 +50,6 @@ def main() -> int:
     args = ap.parse_args()
 
     from rnnmcu import api
-    from rnnmcu.trainer.spec import ModelSpec
     from rnnmcu.trainer.synth import write_synth
     from rnnmcu.trainer.train import train
 
@@ -54,7 +63,7 @@ def main() -> int:
         units = args.units or UNITS.get(cell, 16)
         keras_path = os.path.join(work, f"{cell}.keras")
         t0 = time.time()
-        train(train_npz, keras_path, ModelSpec(cell=cell, units=units, seed=args.seed), progress=False)
+        train(train_npz, keras_path, spec_for(cell, units, args.seed), progress=False)
         print(f"[{cell}] trained in {time.time() - t0:.0f} s", file=sys.stderr)
         for precision in ("float32", "int16", "int8"):
             out = os.path.join(work, f"{cell}-{precision}.rnnmcu")
@@ -67,7 +76,7 @@ def main() -> int:
                          "saturations": sum(e["saturations"].values())})
         if args.qat:
             qat_path = os.path.join(work, f"{cell}-qat.keras")
-            train(train_npz, qat_path, ModelSpec(cell=cell, units=units, seed=args.seed, qat=True), progress=False)
+            train(train_npz, qat_path, spec_for(cell, units, args.seed, qat=True), progress=False)
             out = os.path.join(work, f"{cell}-qat-int8.rnnmcu")
             summary = api.convert(qat_path, train_npz, "int8", out)
             e = api.evaluate(out, test_npz)
@@ -79,14 +88,14 @@ def main() -> int:
         if args.tflite:
             rows += tflite(cell, units, keras_path, train_npz, test_npz, work)
 
-    head = f"{'cell':5} {'units':>5}  {'engine':20} {'float acc':>9} {'accuracy':>9} {'agreement':>9} {'max abs err':>11}  note"
+    head = f"{'cell':13} {'units':>5}  {'engine':20} {'float acc':>9} {'accuracy':>9} {'agreement':>9} {'max abs err':>11}  note"
     print(head)
     print("-" * len(head))
     for r in rows:
         def f(v, fmt):
             return format(v, fmt) if isinstance(v, (int, float)) else "-"
         note = r.get("reason") or (f"{r['saturations']} saturations" if r.get("saturations") else "")
-        print(f"{r['cell']:5} {r['units']:>5}  {r['engine']:20} {f(r.get('float_accuracy'), '9.3f')} "
+        print(f"{r['cell']:13} {r['units']:>5}  {r['engine']:20} {f(r.get('float_accuracy'), '9.3f')} "
               f"{f(r.get('accuracy'), '9.3f')} {f(r.get('agreement'), '9.3f')} {f(r.get('max_abs_error'), '11.5f')}  {note}")
     print(f"({rows[0]['sequences'] if rows else 0} held-out sequences per row; data and models in {work})")
     if args.json:
