@@ -43,7 +43,7 @@ def _fmt_float(v: float) -> str:
     return s + "f"
 
 
-def c_array(ctype: str, name: str, a: np.ndarray, per_line: int = 16) -> str:
+def c_array(ctype: str, name: str, a: np.ndarray, per_line: int = 16, aligned: bool = False) -> str:
     a = np.asarray(a).ravel()
     if ctype == "float":
         vals = [_fmt_float(v) for v in a]
@@ -55,7 +55,8 @@ def c_array(ctype: str, name: str, a: np.ndarray, per_line: int = 16) -> str:
         vals = ["0"]
     lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
     body = ",\n    ".join(lines)
-    return f"static const {ctype} {name}[{max(len(a), 1)}] = {{\n    {body}\n}};\n"
+    align = " RNNMCU_WEIGHTS_ALIGNED" if aligned else ""
+    return f"static const {ctype} {name}[{max(len(a), 1)}]{align} = {{\n    {body}\n}};\n"
 
 
 @dataclass
@@ -126,10 +127,10 @@ def _rec_decl(p: str, l, prec: str) -> str:
         return "".join(out)
     split = _base(l.cell) == "gru" and not l.reset_after  # U's candidate rows act on r*h: own matrix
     n = l.units
-    out.append(c_array("int8_t", f"{p}_w", layout.pack(l.w)))
-    out.append(c_array("int8_t", f"{p}_u", layout.pack(l.u[: 2 * n] if split else l.u)))
+    out.append(c_array("int8_t", f"{p}_w", layout.pack(l.w), aligned=True))
+    out.append(c_array("int8_t", f"{p}_u", layout.pack(l.u[: 2 * n] if split else l.u), aligned=True))
     if split:
-        out.append(c_array("int8_t", f"{p}_u_cand", layout.pack(l.u[2 * n:])))
+        out.append(c_array("int8_t", f"{p}_u_cand", layout.pack(l.u[2 * n:]), aligned=True))
     for arr, ct in (("mx", "int32_t"), ("shx", "int8_t"), ("mh", "int32_t"), ("shh", "int8_t"),
                     ("b", "int32_t"), ("b_rec", "int32_t"), ("tab_rec", "int16_t"),
                     ("tab_act", "int16_t"), ("tab_out", "int16_t")):
@@ -227,7 +228,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
             c.append(f"static const rnnmcu_dense_f32_t {p} = {{ {l.input_dim}, {l.output_dim}, "
                      f"{act_enum(l.activation)}, {p}_w, {p}_b }};\n\n")
         elif isinstance(l, QDense):
-            c.append(c_array("int8_t", f"{p}_w", layout.pack(l.w)))
+            c.append(c_array("int8_t", f"{p}_w", layout.pack(l.w), aligned=True))
             for arr, ct in (("m", "int32_t"), ("sh", "int8_t"), ("b", "int32_t"), ("tab", "int16_t")):
                 c.append(c_array(ct, f"{p}_{arr}", getattr(l, arr)))
             c.append(f"static const rnnmcu_dense_q_t {p} = {{ {l.w.shape[1]}, {l.w.shape[0]}, {l.k}, "

@@ -100,6 +100,13 @@ typedef struct {
  * RNNMCU_MV_COLS columns after chunk, each chunk holding its rows one after the other:
  * packed[b][j][r][c] = W[ROWS*b + r][COLS*j + c].  y gets exactly `rows` values.
  * The portable versions are rnnmcu_matvec_<sfx>.c; firmware/src/arch/<arch>/ may replace them. */
+/* Packed weights are read a 32-bit word at a time by the arch kernels: the generated arrays carry
+ * this alignment (a GCC/Clang attribute; other compilers must align int8 arrays to 4 themselves). */
+#if defined(__GNUC__) || defined(__clang__)
+#define RNNMCU_WEIGHTS_ALIGNED __attribute__((aligned(4)))
+#else
+#define RNNMCU_WEIGHTS_ALIGNED
+#endif
 #define RNNMCU_MV_ROWS 4u
 #define RNNMCU_MV_COLS 4u
 #define RNNMCU_MV_PAD(n, to) (((uint32_t)(n) + (to) - 1u) / (to) * (to))
