@@ -261,3 +261,18 @@ def test_cli_app_dry_run_and_stream_eval(tmp_path, recording):
     assert json.loads(r.output)["metrics"]["gestures"] == 8
     r = CliRunner().invoke(main, ["app", "--board", "qemu-m4", "--model", model, "--dry-run", "--reset", "often"])
     assert r.exit_code == 2 and "every:N" in r.output
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("board", ["qemu-rv32", "qemu-lx106"])
+def test_stream_app_events_equal_on_the_other_emulated_boards(tmp_path, recording, board):
+    """The same streaming app on RV32IMC and Xtensa LX106: events equal the host simulation."""
+    data, rec = recording
+    model = _model_file(tmp_path, "int8", rec)
+    opts = stream.StreamOptions(rate_hz=50, smooth="ema:8192", threshold=0.6, idle_class="idle",
+                                reset="idle:40", holdoff=10)
+    out = stream.run_on_board(board, model, str(data), opts, str(tmp_path / "w"), replay_rate=None)
+    st = out["stats"]
+    assert out["events_equal"] and out["expected_events"], (out["events"][:5], out["expected_events"][:5])
+    assert st["received"] == st["samples"] == len(rec["x_stream"]) and st["gaps"] == 0 and st["bad_frames"] == 0
+    assert st["resets"] == out["expected_resets"]

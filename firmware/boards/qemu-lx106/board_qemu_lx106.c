@@ -76,6 +76,8 @@ unsigned int __udivsi3(unsigned int n, unsigned int d);
 unsigned int __umodsi3(unsigned int n, unsigned int d);
 int __divsi3(int n, int d);
 long long __muldi3(long long a, long long b);
+unsigned long long __udivdi3(unsigned long long n, unsigned long long d);
+unsigned long long __umoddi3(unsigned long long n, unsigned long long d);
 
 /* Restoring shift-and-subtract division; the caller guarantees d != 0 (as for the C operator). */
 static unsigned int udivmod(unsigned int n, unsigned int d, unsigned int *rem)
@@ -129,6 +131,34 @@ long long __muldi3(long long a, long long b)
     const unsigned int lo = (p00 & 0xFFFFu) | (mid << 16);
     const unsigned int hi = p11 + (p01 >> 16) + (p10 >> 16) + (mid >> 16) + al * bh + ah * bl;
     return (long long)(((unsigned long long)hi << 32) | lo);
+}
+
+/* 64-bit restoring division (the streaming app's banner prints 64-bit figures). */
+static unsigned long long udivmod64(unsigned long long n, unsigned long long d, unsigned long long *rem)
+{
+    unsigned long long q = 0u, r = 0u;
+    for (int bit = 63; bit >= 0; --bit) {
+        r = (r << 1) | ((n >> bit) & 1u);
+        if (r >= d) {
+            r -= d;
+            q |= 1ull << bit;
+        }
+    }
+    *rem = r;
+    return q;
+}
+
+unsigned long long __udivdi3(unsigned long long n, unsigned long long d)
+{
+    unsigned long long r;
+    return udivmod64(n, d, &r);
+}
+
+unsigned long long __umoddi3(unsigned long long n, unsigned long long d)
+{
+    unsigned long long r;
+    (void)udivmod64(n, d, &r);
+    return r;
 }
 
 /* ---- startup ------------------------------------------------------------------------------ */
