@@ -6,13 +6,13 @@ portable C in ``firmware/src``.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 import rnnmcu
 from rnnmcu import ir
+from rnnmcu.atomic import atomic_file
 from rnnmcu.codegen import layout
 from rnnmcu.codegen.qmodel import QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax
 
@@ -402,16 +402,8 @@ def _steps_check(steps: int) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".rnnmcu-", dir=d)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, "w", suffix=os.path.splitext(path)[1]) as fh:
+        fh.write(text)
 
 
 def generate(model: ir.Model, q: QModel, out_dir: str, *, max_steps: int | None = None) -> list[str]:

@@ -20,7 +20,6 @@ the sequence, step and channel for a non-finite value) and what to do about it.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -336,12 +335,7 @@ def save_npz(path: str | os.PathLike[str], dataset: Dataset) -> None:
                          "choose an output path in a writable folder") from None
     if os.path.isdir(path):
         raise InputError(f"output path {path!r} is a directory", "give a file name, e.g. data.npz")
-    fd, tmp = tempfile.mkstemp(prefix=".rnnmcu-", suffix=".npz.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from rnnmcu.atomic import atomic_file
+
+    with atomic_file(path, "wb", suffix=".npz.tmp") as fh:
+        np.savez_compressed(fh, **arrays)

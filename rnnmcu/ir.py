@@ -333,26 +333,17 @@ def model_from_dict(d: dict[str, Any], arrays: Any) -> Model:
 def save(path: str, model: Model, extra: dict[str, Any] | None = None) -> None:
     """Write ``model`` (and an optional JSON-able ``extra`` section that may hold arrays)
     atomically: a half-written file is never left at ``path``."""
-    import os
-    import tempfile
-
     arrays: dict[str, np.ndarray] = {}
     doc = {"format": "rnnmcu-ir", "version": IR_VERSION, "model": model_to_dict(model, arrays)}
     if extra is not None:
         doc["extra"] = _to_json(extra, arrays, "extra")
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".rnnmcu-", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr("ir.json", json.dumps(doc, indent=1, sort_keys=True))
-            z.writestr("arrays.npz", buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from rnnmcu.atomic import atomic_file
+
+    with atomic_file(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("ir.json", json.dumps(doc, indent=1, sort_keys=True))
+        z.writestr("arrays.npz", buf.getvalue())
 
 
 def load(path: str) -> tuple[Model, dict[str, Any] | None]:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 from collections import Counter
 from typing import Iterable, Sequence
 
@@ -443,30 +442,24 @@ def save_csv(path: str, ds, feature_names: Sequence[str] | None = None) -> None:
     if len(feats) != f:
         raise InputError(f"{len(feats)} feature names for {f} channels")
     has_y = ds.y is not None
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".rnnmcu-", suffix=".csv", dir=d)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(["seq", "t", *feats] + (["label"] if has_y else []) + ["split"])
-            parts = [("train", ds.x, ds.y, ds.lengths)]
-            if ds.x_test is not None:
-                parts.append(("test", ds.x_test, ds.y_test, ds.lengths_test))
-            for split, x, y, lengths in parts:
-                for i in range(x.shape[0]):
-                    n = int(lengths[i]) if lengths is not None else x.shape[1]
-                    lab = []
-                    if has_y:
-                        k = int(y[i])
-                        lab = [ds.class_names[k] if ds.class_names is not None else str(k)]
-                    sid = f"{split}{i}"
-                    for t in range(n):
-                        w.writerow([sid, t, *(_fmt(v) for v in x[i, t])] + lab + [split])
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from rnnmcu.atomic import atomic_file
+
+    with atomic_file(path, "w", suffix=".csv", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["seq", "t", *feats] + (["label"] if has_y else []) + ["split"])
+        parts = [("train", ds.x, ds.y, ds.lengths)]
+        if ds.x_test is not None:
+            parts.append(("test", ds.x_test, ds.y_test, ds.lengths_test))
+        for split, x, y, lengths in parts:
+            for i in range(x.shape[0]):
+                n = int(lengths[i]) if lengths is not None else x.shape[1]
+                lab = []
+                if has_y:
+                    k = int(y[i])
+                    lab = [ds.class_names[k] if ds.class_names is not None else str(k)]
+                sid = f"{split}{i}"
+                for t in range(n):
+                    w.writerow([sid, t, *(_fmt(v) for v in x[i, t])] + lab + [split])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -123,17 +122,10 @@ def estimate_size(model) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 def _atomic_write(path: str, write) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".rnnmcu-", suffix=suffix, dir=d)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from rnnmcu.atomic import atomic_file
+
+    with atomic_file(path, "wb", suffix=os.path.splitext(path)[1]) as fh:
+        write(fh)
 
 
 def _figure(px: tuple[int, int]):

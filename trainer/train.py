@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -106,16 +105,10 @@ def _deterministic(seed: int):
 
 
 def save_model_atomic(model, out_path: str) -> None:
-    d = os.path.dirname(os.path.abspath(out_path))
-    fd, tmp = tempfile.mkstemp(prefix=".rnnmcu-", suffix=".keras", dir=d)
-    os.close(fd)
-    try:
+    from rnnmcu.atomic import atomic_path
+
+    with atomic_path(out_path, suffix=".keras") as tmp:
         model.save(tmp)
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:

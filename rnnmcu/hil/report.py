@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from rnnmcu.atomic import atomic_file
 from rnnmcu.errors import InputError
 
 
@@ -27,21 +27,11 @@ def _atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
                          "create the folder first or choose another path")
     if target.is_dir():
         raise InputError(f"cannot write {target}: it is a folder", "give a file name")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(target, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, PermissionError):
-            raise InputError(f"cannot write {target}: {exc}", "choose a writable folder") from exc
-        raise
+    except PermissionError as exc:
+        raise InputError(f"cannot write {target}: {exc}", "choose a writable folder") from exc
     return target
 
 
