@@ -13,7 +13,7 @@ RNNMCU      := $(VENV)/bin/rnnmcu
 PIP_FLAGS   ?= --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-APT_PACKAGES := build-essential clang qemu-system-arm qemu-system-misc \
+APT_PACKAGES := build-essential clang libclang-rt-dev qemu-system-arm qemu-system-misc \
 	gcc-arm-none-eabi libnewlib-arm-none-eabi picolibc-arm-none-eabi \
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf \
 	gcc-xtensa-lx106 picolibc-xtensa-lx106-elf python3-venv
