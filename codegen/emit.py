@@ -14,6 +14,7 @@ import rnnmcu
 from rnnmcu import ir
 from rnnmcu.atomic import atomic_file
 from rnnmcu.codegen import layout
+from rnnmcu.codegen.quantize import check_narrow
 from rnnmcu.codegen.qmodel import QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax
 
 DEFAULT_WINDOW_STEPS = 128
@@ -153,6 +154,8 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     T_ = CTYPE[prec]
     sfx = SFX[prec]
     U = name.upper()
+    if prec != "float32":
+        check_narrow(q)
     layers = _layers(model, q)
     window = model.needs_window
     seq_out = model.output_sequence

@@ -31,7 +31,7 @@ def quantize_multiplier(m: float) -> tuple[int, int]:
     if not math.isfinite(m) or m < 0:
         raise QuantizationError(f"invalid requantisation multiplier {m}")
     if m == 0:
-        return 0, 1
+        return 0, 33  # any shift gives 0; 33 keeps rnnmcu_rq32 on its no-pre-shift path
     e = math.floor(math.log2(m))
     sh = 30 - e
     if sh > 62:
@@ -198,9 +198,72 @@ def _multipliers(s_w: np.ndarray, s_pre: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.asarray(M, dtype=np.int32), np.asarray(S, dtype=np.int32)
 
 
+# Narrow pre-activations (codegen/NUMERICS.md, "Proven 32-bit sums"): every requantised term of a
+# pre-activation sum is at most NARROW_TERM in magnitude for any input, and biases are clamped to
+# NARROW_BIAS, so the kernels add them in int32 and the accumulator pre-shift of rnnmcu_rq32 cannot
+# overflow.  A clamped bias changes nothing: with the terms that small the sum saturates anyway.
+NARROW_TERM = 2 ** 26
+NARROW_BIAS = 2 ** 28
+
+
 def _bias(b: np.ndarray, s_pre: np.ndarray) -> np.ndarray:
     v = np.rint(np.asarray(b, dtype=np.float64) / s_pre)
-    return np.clip(v, -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
+    return np.clip(v, -NARROW_BIAS, NARROW_BIAS).astype(np.int32)
+
+
+def term_bounds(wq: np.ndarray, amax: int, M: np.ndarray, sh: np.ndarray) -> tuple[list[int], list[int]]:
+    """Per row: the largest |rq(acc)| and the largest |acc| * 2^max(0, 33 - sh) over every input
+    vector with entries in [-amax, amax] (exact integers)."""
+    B = np.sum(np.abs(np.asarray(wq, dtype=np.int64)), axis=1) * amax if np.asarray(wq).ndim == 2 \
+        else np.abs(np.asarray(wq, dtype=np.int64)) * amax
+    rq, pre = [], []
+    for b, m, s in zip(B.tolist(), np.asarray(M).tolist(), np.asarray(sh).tolist()):
+        rq.append((b * m + (1 << (s - 1))) >> s)
+        pre.append(b << (33 - s) if s < 33 and 33 - s <= 30 else (b if s >= 33 else 2 ** 40))
+    return rq, pre
+
+
+def _row_excess(wq: np.ndarray, amax: int, M: np.ndarray, sh: np.ndarray) -> np.ndarray:
+    rq, pre = term_bounds(wq, amax, M, sh)
+    return np.maximum(np.asarray(rq, dtype=np.float64) / NARROW_TERM, np.asarray(pre, dtype=np.float64) / 2.0 ** 30)
+
+
+def _narrow_excess(wq: np.ndarray, amax: int, M: np.ndarray, sh: np.ndarray) -> float:
+    """How far the rows are from the narrow bounds: <= 1 when they hold."""
+    return float(np.max(_row_excess(wq, amax, M, sh), initial=0.0))
+
+
+def _peephole_excess(p: np.ndarray, mp: np.ndarray, shp: np.ndarray) -> float:
+    """p (P, n) int16 times an int16 (c or h~), one multiplier per row of p."""
+    p = np.asarray(p).reshape(len(mp), -1)
+    per_row = np.max(np.abs(p.astype(np.int64)), axis=1, initial=0)[:, None]
+    return _narrow_excess(per_row, 32768, mp, shp)
+
+
+def check_narrow(q: QModel) -> None:
+    """The generated C adds pre-activation terms in int32 (rnnmcu_rq32): refuse a quantised model
+    whose bounds do not hold (one written by an older rnnmcu)."""
+    amax = -act_range(q.precision)[0]
+
+    def rec(ql: QRecurrent, where: str) -> None:
+        ex = max(_narrow_excess(ql.w, amax, ql.mx, ql.shx), _narrow_excess(ql.u, amax, ql.mh, ql.shh))
+        if ql.p is not None:
+            ex = max(ex, _peephole_excess(ql.p, ql.mp, ql.shp))
+        if ex > 1 or np.max(np.abs(ql.b.astype(np.int64)), initial=0) > NARROW_BIAS \
+                or np.max(np.abs(ql.b_rec.astype(np.int64)), initial=0) > NARROW_BIAS:
+            raise QuantizationError(f"{where}: the quantised model breaks the 32-bit pre-activation bounds "
+                                    "of this rnnmcu version", "re-run `rnnmcu convert` to quantise it again")
+
+    for i, ql in enumerate(q.layers):
+        if isinstance(ql, QRecurrent):
+            rec(ql, f"layer {i}")
+        elif isinstance(ql, QBidirectional):
+            rec(ql.forward, f"layer {i} (forward)")
+            rec(ql.backward, f"layer {i} (backward)")
+        elif isinstance(ql, QDense):
+            if _narrow_excess(ql.w, amax, ql.m, ql.sh) > 1 or np.max(np.abs(ql.b.astype(np.int64)), initial=0) > NARROW_BIAS:
+                raise QuantizationError(f"layer {i}: the quantised model breaks the 32-bit pre-activation bounds "
+                                        "of this rnnmcu version", "re-run `rnnmcu convert` to quantise it again")
 
 
 def _h_range(layer: ir.Recurrent, stats: float_ref.Stats, tag: str) -> float:
@@ -260,8 +323,32 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
 
     Wq, s_w = quantize_rows(_scaled_rows(layer.W, s_x))
     Uq, s_u = quantize_rows(layer.U)
-    mx, shx = _multipliers(s_w, s_pre)
-    mh, shh = _multipliers(s_u * s_h, s_pre)
+    pq = s_p = None
+    if layer.p is not None:
+        pq, s_p = quantize_rows_int16(layer.p)
+    amax_in = -lo
+    for _ in range(8):
+        # widen a pre-activation range whose worst-case terms break the narrow bounds (only for
+        # degenerate calibration: a range far below what the weights can produce)
+        mx, shx = _multipliers(s_w, s_pre)
+        mh, shh = _multipliers(s_u * s_h, s_pre)
+        ex = np.maximum(_row_excess(Wq, amax_in, mx, shx), _row_excess(Uq, amax_in, mh, shh))
+        ex_rec = float(np.max(ex[rec_rows], initial=0.0))
+        ex_act = float(np.max(ex[~rec_rows], initial=0.0))
+        if pq is not None:
+            s_other = s_c if base == "lstm" else s_h / 2 ** k
+            mp, shp = _multipliers(s_p * s_other, np.full(len(s_p), s_pre_rec))
+            ex_rec = max(ex_rec, _peephole_excess(pq, mp, shp))
+        if ex_rec <= 1 and ex_act <= 1:
+            break
+        if ex_rec > 1:
+            R_rec *= 2 * ex_rec
+        if ex_act > 1:
+            R_act *= 2 * ex_act
+        s_pre_rec, s_pre_act = R_rec / INT16_MAX, R_act / INT16_MAX
+        s_pre = np.where(rec_rows, s_pre_rec, s_pre_act)
+    else:  # pragma: no cover - each pass widens by twice the excess
+        raise QuantizationError("could not fit the pre-activation ranges to 32-bit sums")
     b = layer.b.astype(np.float64).copy()
     b_rec = np.zeros(G * n)
     if base == "gru":
@@ -279,10 +366,9 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
     else:
         tab_act = make_table(act_fn, s_pre_act, s_h / 2 ** k)
         tab_out = np.zeros(257, dtype=np.int16)
-    pq = mp = shp = None
-    if layer.p is not None:
+    mp = shp = None
+    if pq is not None:
         # p * c (LSTM, c at s_c) or p * h~ (GRU, h~ at s_h / 2^k) joins the recurrent-gate pre-activation
-        pq, s_p = quantize_rows_int16(layer.p)
         s_other = s_c if base == "lstm" else s_h / 2 ** k
         mp, shp = _multipliers(s_p * s_other, np.full(len(s_p), s_pre_rec))
     return QRecurrent(cell=layer.cell, units=n, input_dim=layer.input_dim, reset_after=bool(layer.reset_after),
@@ -303,6 +389,12 @@ def _q_dense(layer: ir.Dense, stats: float_ref.Stats, tag: str, s_x, precision: 
     s_y = R_y / amax
     Wq, s_w = quantize_rows(_scaled_rows(layer.W, s_x))
     m, sh = _multipliers(s_w, np.full(len(s_w), s_pre))
+    ex = _narrow_excess(Wq, -lo, m, sh)
+    if ex > 1:  # degenerate calibration: widen the pre-activation range to the narrow bounds
+        s_pre *= 2 * ex
+        if layer.activation == "linear":
+            s_y *= 2 * ex
+        m, sh = _multipliers(s_w, np.full(len(s_w), s_pre))
     return QDense(w=Wq, m=m, sh=sh, b=_bias(layer.b, np.full(len(s_w), s_pre)),
                   tab=make_table(activations.get(layer.activation), s_pre, s_y / 2 ** k), k=k,
                   s_x=float(np.max(s_x)), s_pre=s_pre, s_y=s_y)

@@ -44,6 +44,32 @@ RNNMCU_INLINE int64_t rnnmcu_rq(int32_t acc, int32_t m, int32_t sh)
     }
 }
 
+/* rq of a W/U/Dense accumulator, in 32-bit arithmetic.  The generator proves for every row
+ * (codegen/quantize.py, check_narrow) that |acc| * 2^(33-sh) < 2^31 when sh < 33, and that the
+ * result stays below 2^26; with that, this equals rnnmcu_rq exactly: one SMULL/MULH, no 64-bit add. */
+RNNMCU_INLINE int32_t rnnmcu_rq32(int32_t acc, int32_t m, int32_t sh)
+{
+    /* With s = max(sh, 33) - 32 >= 1 and hi the high word of (acc * 2^d) * m:
+     * (hi + 2^(s-1)) >> s == ((hi >> (s-1)) + 1) >> 1, one add fewer. */
+    int32_t e = sh - 33;
+    if (e < 0) {
+        acc = (int32_t)((uint32_t)acc << -e);
+        e = 0;
+    }
+    return (((int32_t)(((int64_t)acc * m) >> 32) >> e) + 1) >> 1;
+}
+
+/* sat16 of a value known to fit in int32 (one SSAT on Cortex-M) */
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#include <arm_acle.h>
+#define rnnmcu_sat16_32(v) ((int32_t)__ssat((v), 16))
+#else
+RNNMCU_INLINE int32_t rnnmcu_sat16_32(int32_t v)
+{
+    return v > 32767 ? 32767 : (v < -32768 ? -32768 : v);
+}
+#endif
+
 /* Rounding (half up) right shift; s == 0 leaves v unchanged. */
 RNNMCU_INLINE int32_t rnnmcu_rshr(int32_t v, int32_t s)
 {

@@ -22,6 +22,16 @@ void RNNMCU_FN(rnnmcu_matvec)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t r
 
 #define SAT_ACT(v) ((RNNMCU_ACT_T)rnnmcu_sat((v), RNNMCU_ACT_MIN, RNNMCU_ACT_MAX))
 
+/* The pre-activation of row r before saturation: both requantised products plus the bias, in
+ * int32 (the generator proves each term below 2^26 and clamps biases to 2^28: check_narrow). */
+#define RNNMCU_PRE(r) (rnnmcu_rq32(ax[r], mx[r], shx[r]) + rnnmcu_rq32(ah[r], mh[r], shh[r]) + b[r])
+
+/* A peephole term p * v (int16 x int16) requantised into the recurrent pre-activation; proven
+ * below 2^26, so the int64 of rnnmcu_rq narrows exactly. */
+#define RNNMCU_PEEP(pv, g) ((int32_t)rnnmcu_rq((pv), p->mp[g], p->shp[g]))
+
+/* Table outputs are interpolations between two int16 entries, so they need no saturation. */
+
 void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h,
                                 int16_t *c, int32_t *scratch)
 {
@@ -29,42 +39,49 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
     const int32_t q = p->q, k = p->k;
     const uint16_t G = p->cell == RNNMCU_CELL_LSTM ? 4u : (p->cell == RNNMCU_CELL_GRU ? 3u : 1u);
     const uint16_t rows = (uint16_t)(G * n);
+    const int32_t *const mx = p->mx, *const mh = p->mh;
+    const int8_t *const shx = p->shx, *const shh = p->shh;
+    const int32_t *const b = p->b;
+    const int16_t *const pp = p->p;
     int32_t *ax = scratch;         /* G*n: W x, then the gate values */
     int32_t *ah = scratch + rows;  /* G*n: U h */
     uint32_t r;
     uint16_t j;
 
     RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, in, ax);
-    if (p->cell == RNNMCU_CELL_SIMPLE || p->cell == RNNMCU_CELL_LSTM) {
-        /* rows i, f, g (LSTM) or all rows (SimpleRNN) now; LSTM's o after c_t (its peephole sees c_t) */
-        const uint32_t first = p->cell == RNNMCU_CELL_LSTM ? 3u * n : n;
+    if (p->cell == RNNMCU_CELL_SIMPLE) {
+        const int16_t *const tab = p->tab_act;
+        RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);  /* all of U h before h changes */
+        for (r = 0; r < n; r++)
+            h[r] = SAT_ACT(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
+        return;
+    }
+    if (p->cell == RNNMCU_CELL_LSTM) {
+        const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act, *const tab_out = p->tab_out;
         RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
-        for (r = 0; r < first; r++) {
-            int64_t z = rnnmcu_rq(ax[r], p->mx[r], p->shx[r]) + rnnmcu_rq(ah[r], p->mh[r], p->shh[r]) + p->b[r];
-            if (p->p && r < 2u * n) { /* peephole LSTM: i and f see c_{t-1} */
-                const uint32_t g = r / n;
-                z += rnnmcu_rq(p->p[r] * (int32_t)c[r - g * n], p->mp[g], p->shp[g]);
+        /* rows i, f, g now; o after c_t (its peephole sees c_t) */
+        if (pp) { /* peephole LSTM: i and f see c_{t-1} */
+            for (j = 0; j < n; j++) {
+                ax[j] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(j) + RNNMCU_PEEP(pp[j] * (int32_t)c[j], 0)));
+                r = n + j;
+                ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r) + RNNMCU_PEEP(pp[r] * (int32_t)c[j], 1)));
             }
-            {
-                const int is_act = p->cell == RNNMCU_CELL_SIMPLE || r >= 2u * n;
-                ax[r] = rnnmcu_sat16(rnnmcu_table(is_act ? p->tab_act : p->tab_rec, rnnmcu_sat16(z)));
-            }
+        } else {
+            for (r = 0; r < 2u * n; r++)
+                ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
         }
-        if (p->cell == RNNMCU_CELL_SIMPLE) {
-            for (j = 0; j < n; j++)
-                h[j] = SAT_ACT(rnnmcu_rshr(ax[j], k));
-            return;
-        }
+        for (r = 2u * n; r < 3u * n; r++)
+            ax[r] = rnnmcu_table(tab_act, rnnmcu_sat16_32(RNNMCU_PRE(r)));
         for (j = 0; j < n; j++) {
             const uint32_t ro = 3u * n + j;
             const int32_t i_ = ax[j], f_ = ax[n + j], g_ = ax[2 * n + j];
             const int32_t c_new = rnnmcu_sat16((int64_t)rnnmcu_rshr(f_ * c[j], q) + rnnmcu_rshr(i_ * g_, q));
-            int64_t zo = rnnmcu_rq(ax[ro], p->mx[ro], p->shx[ro]) + rnnmcu_rq(ah[ro], p->mh[ro], p->shh[ro]) + p->b[ro];
-            if (p->p) /* peephole LSTM: o sees c_t */
-                zo += rnnmcu_rq(p->p[2u * n + j] * c_new, p->mp[2], p->shp[2]);
+            int32_t zo = RNNMCU_PRE(ro);
+            if (pp) /* peephole LSTM: o sees c_t */
+                zo += RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
             {
-                const int32_t o_ = rnnmcu_sat16(rnnmcu_table(p->tab_rec, rnnmcu_sat16(zo)));
-                const int32_t t = rnnmcu_sat16(rnnmcu_table(p->tab_out, c_new));
+                const int32_t o_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zo));
+                const int32_t t = rnnmcu_table(tab_out, c_new);
                 h[j] = SAT_ACT(rnnmcu_rshr(o_ * t, q + k));
             }
             c[j] = (int16_t)c_new;
@@ -74,43 +91,44 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
 
     /* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n); r first, then the candidate, then z
      * (whose peephole, in a peephole GRU, sees the new candidate) */
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, p->reset_after ? rows : (uint16_t)(2u * n), n, ah);
-    for (r = n; r < 2u * n; r++) {
-        const int32_t pre = rnnmcu_sat16(rnnmcu_rq(ax[r], p->mx[r], p->shx[r]) +
-                                         rnnmcu_rq(ah[r], p->mh[r], p->shh[r]) + p->b[r]);
-        ax[r] = rnnmcu_sat16(rnnmcu_table(p->tab_rec, pre));
-    }
-    if (p->reset_after) {
-        for (j = 0; j < n; j++) {
-            const uint32_t row = 2u * n + j;
-            const int32_t px = rnnmcu_sat16(rnnmcu_rq(ax[row], p->mx[row], p->shx[row]) + p->b[row]);
-            const int32_t ph = rnnmcu_sat16(rnnmcu_rq(ah[row], p->mh[row], p->shh[row]) + p->b_rec[row]);
-            ax[row] = rnnmcu_sat16((int64_t)px + rnnmcu_rshr(ax[n + j] * ph, q));
+    {
+        const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
+        RNNMCU_FN(rnnmcu_matvec)(p->u, h, p->reset_after ? rows : (uint16_t)(2u * n), n, ah);
+        for (r = n; r < 2u * n; r++)
+            ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
+        if (p->reset_after) {
+            const int32_t *const b_rec = p->b_rec;
+            for (j = 0; j < n; j++) {
+                const uint32_t row = 2u * n + j;
+                const int32_t px = rnnmcu_sat16_32(rnnmcu_rq32(ax[row], mx[row], shx[row]) + b[row]);
+                const int32_t ph = rnnmcu_sat16_32(rnnmcu_rq32(ah[row], mh[row], shh[row]) + b_rec[row]);
+                ax[row] = rnnmcu_sat16_32(px + rnnmcu_rshr(ax[n + j] * ph, q));
+            }
+        } else {
+            RNNMCU_ACT_T *rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* n values */
+            for (j = 0; j < n; j++)
+                rh[j] = SAT_ACT(rnnmcu_rshr(ax[n + j] * (int32_t)h[j], q));
+            RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
+            for (r = 2u * n; r < 3u * n; r++)
+                ax[r] = rnnmcu_sat16_32(RNNMCU_PRE(r));
         }
-    } else {
-        RNNMCU_ACT_T *rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* n values */
-        for (j = 0; j < n; j++)
-            rh[j] = SAT_ACT(rnnmcu_rshr(ax[n + j] * (int32_t)h[j], q));
-        RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
         for (j = 0; j < n; j++) {
-            const uint32_t row = 2u * n + j;
-            ax[row] = rnnmcu_sat16(rnnmcu_rq(ax[row], p->mx[row], p->shx[row]) +
-                                   rnnmcu_rq(ah[row], p->mh[row], p->shh[row]) + p->b[row]);
-        }
-    }
-    for (j = 0; j < n; j++) {
-        const int32_t ht = rnnmcu_sat16(rnnmcu_table(p->tab_act, ax[2u * n + j]));
-        int64_t zz = rnnmcu_rq(ax[j], p->mx[j], p->shx[j]) + rnnmcu_rq(ah[j], p->mh[j], p->shh[j]) + p->b[j];
-        if (p->p) /* peephole GRU: z sees the new candidate */
-            zz += rnnmcu_rq(p->p[j] * ht, p->mp[0], p->shp[0]);
-        {
-            const int32_t z = rnnmcu_sat16(rnnmcu_table(p->tab_rec, rnnmcu_sat16(zz)));
-            const int64_t num = (int64_t)z * ((int32_t)h[j] * ((int32_t)1 << k)) +
-                                (int64_t)(((int32_t)1 << q) - z) * ht;
-            h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
+            const int32_t ht = rnnmcu_table(tab_act, ax[2u * n + j]);
+            int32_t zz = RNNMCU_PRE(j);
+            if (pp) /* peephole GRU: z sees the new candidate */
+                zz += RNNMCU_PEEP(pp[j] * ht, 0);
+            {
+                const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
+                const int64_t num = (int64_t)z * ((int32_t)h[j] * ((int32_t)1 << k)) +
+                                    (int64_t)(((int32_t)1 << q) - z) * ht;
+                h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
+            }
         }
     }
 }
+
+#undef RNNMCU_PRE
+#undef RNNMCU_PEEP
 
 void RNNMCU_FN(rnnmcu_merge)(const rnnmcu_merge_q_t *p, const RNNMCU_ACT_T *a, const RNNMCU_ACT_T *b,
                              RNNMCU_ACT_T *y)
@@ -128,8 +146,8 @@ void RNNMCU_FN(rnnmcu_dense)(const rnnmcu_dense_q_t *p, const RNNMCU_ACT_T *x, R
     uint16_t r;
     RNNMCU_FN(rnnmcu_matvec)(p->w, x, p->output_dim, p->input_dim, scratch);
     for (r = 0; r < p->output_dim; r++) {
-        const int32_t pre = rnnmcu_sat16(rnnmcu_rq(scratch[r], p->m[r], p->sh[r]) + p->b[r]);
-        y[r] = SAT_ACT(rnnmcu_rshr(rnnmcu_sat16(rnnmcu_table(p->tab, pre)), p->k));
+        const int32_t pre = rnnmcu_sat16_32(rnnmcu_rq32(scratch[r], p->m[r], p->sh[r]) + p->b[r]);
+        y[r] = SAT_ACT(rnnmcu_rshr(rnnmcu_table(p->tab, pre), p->k));
     }
 }
 

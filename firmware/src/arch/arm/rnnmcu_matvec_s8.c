@@ -24,12 +24,13 @@ static inline int16x2_t rnnmcu_sxtb16_ror8(uint32_t v)
 void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y)
 {
     const uint32_t chunks = cols / 4u, tail = cols % 4u;
-    uint32_t r0;
-    for (r0 = 0; r0 < rows; r0 += 4u) {
-        const uint32_t *wp = (const uint32_t *)(const void *)w;  /* blocks are word-aligned */
+    const uint32_t *wp = (const uint32_t *)(const void *)w;  /* blocks are word-aligned */
+    uint32_t left = rows;
+    /* few values live across blocks (wp, y, left and the shape), so the block loop spills little */
+    while (left != 0u) {
         const int8_t *xp = x;
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        uint32_t j, t;
+        uint32_t j;
         for (j = chunks; j != 0u; j--) {
             uint32_t xv, v;
             int16x2_t xe, xo;
@@ -53,6 +54,7 @@ void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t 
         }
         if (tail) {
             const int8_t *c = (const int8_t *)(const void *)wp;
+            uint32_t t;
             for (t = 0; t < tail; t++) {
                 const int32_t xj = xp[t];
                 a0 += c[t] * xj;
@@ -62,11 +64,19 @@ void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t 
             }
             wp += 4;
         }
-        w = (const int8_t *)(const void *)wp;
-        y[r0] = a0;
-        if (r0 + 1u < rows) y[r0 + 1u] = a1;
-        if (r0 + 2u < rows) y[r0 + 2u] = a2;
-        if (r0 + 3u < rows) y[r0 + 3u] = a3;
+        if (left >= 4u) {
+            y[0] = a0;
+            y[1] = a1;
+            y[2] = a2;
+            y[3] = a3;
+            y += 4;
+            left -= 4u;
+        } else {
+            y[0] = a0;
+            if (left > 1u) y[1] = a1;
+            if (left > 2u) y[2] = a2;
+            left = 0u;
+        }
     }
 }
 

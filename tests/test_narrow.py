@@ -1,0 +1,112 @@
+"""The proven 32-bit pre-activation sums (codegen/NUMERICS.md): the quantiser keeps every W/U/Dense
+term and peephole term below NARROW_TERM for any input, rnnmcu_rq32 equals rnnmcu_rq on that
+domain (compiled C, under UBSan), and the generator refuses a quantised model that breaks the bounds."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnmcu import ir
+from rnnmcu.codegen import emit, quantize
+from rnnmcu.codegen.qmodel import act_range
+from rnnmcu.codegen.quantize import NARROW_BIAS, NARROW_TERM, QuantizationError, check_narrow, term_bounds
+
+from codegen_helpers import c_outputs, expected_stream, random_recurrent
+
+REPO = Path(__file__).resolve().parent.parent
+
+DRIVER = r"""
+#include <stdio.h>
+#include "rnnmcu_ops.h"
+int main(void)
+{
+    long acc, m, sh;
+    while (scanf("%ld %ld %ld", &acc, &m, &sh) == 3)
+        printf("%ld %ld\n", (long)rnnmcu_rq((int32_t)acc, (int32_t)m, (int32_t)sh),
+               (long)rnnmcu_rq32((int32_t)acc, (int32_t)m, (int32_t)sh));
+    return 0;
+}
+"""
+
+
+def _proven_cases(rng: np.random.Generator, n: int) -> list[tuple[int, int, int]]:
+    """(acc, M, sh) the quantiser can emit: M as quantize_multiplier makes it, |acc| within a
+    row bound that passes term_bounds."""
+    out = []
+    while len(out) < n:
+        m = float(np.exp(rng.uniform(np.log(1e-9), np.log(4.0))))
+        M, sh = quantize.quantize_multiplier(m)
+        B = int(rng.integers(1, 2 ** 30))
+        (rqb,), (pre,) = term_bounds(np.array([[1]]), B, np.array([M]), np.array([sh]))
+        if rqb > NARROW_TERM or pre >= 2 ** 30:
+            continue
+        for acc in (B, -B, int(rng.integers(-B, B + 1)), 0):
+            out.append((acc, M, sh))
+    return out
+
+
+def test_rq32_equals_rq_on_the_proven_domain(tmp_path: Path, c_compilers, seed) -> None:
+    src = tmp_path / "rq.c"
+    src.write_text(DRIVER)
+    exe = tmp_path / "rq"
+    subprocess.run([c_compilers["gcc"], "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2",
+                    "-fsanitize=undefined", "-fno-sanitize-recover=all", f"-I{REPO / 'firmware' / 'src'}",
+                    str(src), "-o", str(exe)], check=True)
+    cases = _proven_cases(np.random.default_rng(seed), 4000)
+    res = subprocess.run([str(exe)], input="".join(f"{a} {m} {s}\n" for a, m, s in cases),
+                         capture_output=True, text=True, check=True)
+    got = [tuple(map(int, line.split())) for line in res.stdout.splitlines()]
+    assert len(got) == len(cases)
+    for (acc, M, sh), (rq, rq32) in zip(cases, got):
+        want = (acc * M + (1 << (sh - 1))) >> sh  # NUMERICS.md: rq
+        assert rq == want and rq32 == want, (acc, M, sh, rq, rq32, want)
+    assert res.stderr == ""
+
+
+def test_zero_multiplier_takes_the_no_preshift_path() -> None:
+    assert quantize.quantize_multiplier(0.0) == (0, 33)
+
+
+def _degenerate_model(cell: str, rng: np.random.Generator) -> ir.Model:
+    layer = random_recurrent(rng, cell, 3, 8)
+    layer.W = layer.W * 1e4  # weights enormous next to what the calibration data will show
+    dense = ir.Dense(W=rng.normal(0, 1e4, (2, 8)), b=np.array([1e9, -1e9]))
+    return ir.Model(name="degen", input_dim=3, layers=[layer, dense],
+                    norm_mean=np.zeros(3), norm_std=np.ones(3))
+
+
+@pytest.mark.parametrize("cell", ["simple", "lstm", "gru", "peephole_lstm", "peephole_gru"])
+@pytest.mark.parametrize("precision", ["int8", "int16"])
+def test_degenerate_calibration_is_widened_to_the_bounds(cell, precision, seed, tmp_path: Path) -> None:
+    rng = np.random.default_rng(seed)
+    model = _degenerate_model(cell, rng)
+    x = np.zeros((4, 6, 3), np.float32)
+    x[0, 0, 0] = 1e-6  # next to nothing reaches the pre-activations during calibration
+    q = quantize.quantize(model, x, None, precision)
+    check_narrow(q)  # holds by construction
+    amax = -act_range(precision)[0]
+    rec = q.layers[0]
+    for wq, M, sh in ((rec.w, rec.mx, rec.shx), (rec.u, rec.mh, rec.shh)):
+        rqb, pre = term_bounds(wq, amax, M, sh)
+        assert max(rqb) <= NARROW_TERM and max(pre) < 2 ** 30
+    assert np.max(np.abs(q.layers[1].b.astype(np.int64))) <= NARROW_BIAS
+    # and the C still equals the integer reference on inputs that drive every sum to its extremes
+    xt = rng.normal(0, 3, (3, 5, 3)).astype(np.float32)
+    L = np.full(3, 5)
+    assert np.array_equal(c_outputs(model, q, xt, L, tmp_path), expected_stream(model, q, xt, L))
+
+
+def test_generator_refuses_a_model_outside_the_bounds(tmp_path: Path, seed) -> None:
+    rng = np.random.default_rng(seed)
+    layer = random_recurrent(rng, "lstm", 3, 8)
+    model = ir.Model(name="m", input_dim=3, layers=[layer], norm_mean=np.zeros(3), norm_std=np.ones(3))
+    q = quantize.quantize(model, rng.normal(0, 1, (4, 6, 3)).astype(np.float32), None, "int8")
+    emit.generate(model, q, str(tmp_path / "ok"))
+    q.layers[0].b = q.layers[0].b.copy()
+    q.layers[0].b[0] = 2 ** 30  # as an older rnnmcu could have written it
+    with pytest.raises(QuantizationError, match="re-run `rnnmcu convert`"):
+        emit.generate(model, q, str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
