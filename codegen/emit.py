@@ -251,7 +251,8 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         p = f"&{name}_l{i}"
         if _is_rec(l):
             cc = f"s->l{i}_c" if _base(l.cell) == "lstm" else "0"
-            return f"rnnmcu_rnn_step_{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
+            fn = "rnn" if prec == "float32" else {"simple": "simple", "lstm": "lstm", "gru": "gru"}[_base(l.cell)]
+            return f"rnnmcu_{fn}_step_{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
         if isinstance(l, QDense):
             return f"rnnmcu_dense_{sfx}({p}, {src}, {dst}, s->scratch);"
         if isinstance(l, ir.Dense):

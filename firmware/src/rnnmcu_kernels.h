@@ -113,9 +113,17 @@ typedef struct {
 void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 
-/* One timestep: updates h (and c for LSTM) in place. c may be NULL for other cells. */
+/* One timestep: updates h (and c for LSTM) in place. c may be NULL for other cells.
+ * rnnmcu_rnn_step_* dispatches on p->cell; generated code calls the cell's own function, so the
+ * linker (--gc-sections) keeps only the cells a model uses. */
 void rnnmcu_rnn_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
 void rnnmcu_rnn_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_simple_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_simple_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
 void rnnmcu_merge_s8(const rnnmcu_merge_q_t *p, const int8_t *a, const int8_t *b, int8_t *y);
 void rnnmcu_merge_s16(const rnnmcu_merge_q_t *p, const int16_t *a, const int16_t *b, int16_t *y);
 /* Dense layer; scratch holds output_dim words. */

@@ -32,63 +32,92 @@ void RNNMCU_FN(rnnmcu_matvec)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t r
 
 /* Table outputs are interpolations between two int16 entries, so they need no saturation. */
 
-void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h,
-                                int16_t *c, int32_t *scratch)
+/* One function per cell, so that the linker keeps only the cells a model uses; rnnmcu_rnn_step
+ * dispatches on p->cell for callers that do not know it. */
+void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
+                                   int32_t *scratch)
+{
+    const uint16_t n = p->units;
+    const int32_t k = p->k;
+    const int32_t *const mx = p->mx, *const mh = p->mh;
+    const int8_t *const shx = p->shx, *const shh = p->shh;
+    const int32_t *const b = p->b;
+    const int16_t *const tab = p->tab_act;
+    int32_t *ax = scratch;      /* n: W x */
+    int32_t *ah = scratch + n;  /* n: U h */
+    uint32_t r;
+    (void)c;
+
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, n, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, n, n, ah);  /* all of U h before h changes */
+    for (r = 0; r < n; r++)
+        h[r] = SAT_ACT(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
+}
+
+void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
+                                 int32_t *scratch)
 {
     const uint16_t n = p->units, in = p->input_dim;
     const int32_t q = p->q, k = p->k;
-    const uint16_t G = p->cell == RNNMCU_CELL_LSTM ? 4u : (p->cell == RNNMCU_CELL_GRU ? 3u : 1u);
-    const uint16_t rows = (uint16_t)(G * n);
+    const uint16_t rows = (uint16_t)(4u * n);
     const int32_t *const mx = p->mx, *const mh = p->mh;
     const int8_t *const shx = p->shx, *const shh = p->shh;
     const int32_t *const b = p->b;
     const int16_t *const pp = p->p;
-    int32_t *ax = scratch;         /* G*n: W x, then the gate values */
-    int32_t *ah = scratch + rows;  /* G*n: U h */
+    int32_t *ax = scratch;         /* 4n: W x, then the gate values */
+    int32_t *ah = scratch + rows;  /* 4n: U h */
     uint32_t r;
     uint16_t j;
 
     RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, in, ax);
-    if (p->cell == RNNMCU_CELL_SIMPLE) {
-        const int16_t *const tab = p->tab_act;
-        RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);  /* all of U h before h changes */
-        for (r = 0; r < n; r++)
-            h[r] = SAT_ACT(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
-        return;
-    }
-    if (p->cell == RNNMCU_CELL_LSTM) {
-        const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act, *const tab_out = p->tab_out;
-        RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
-        /* rows i, f, g now; o after c_t (its peephole sees c_t) */
-        if (pp) { /* peephole LSTM: i and f see c_{t-1} */
-            for (j = 0; j < n; j++) {
-                ax[j] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(j) + RNNMCU_PEEP(pp[j] * (int32_t)c[j], 0)));
-                r = n + j;
-                ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r) + RNNMCU_PEEP(pp[r] * (int32_t)c[j], 1)));
-            }
-        } else {
-            for (r = 0; r < 2u * n; r++)
-                ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
-        }
-        for (r = 2u * n; r < 3u * n; r++)
-            ax[r] = rnnmcu_table(tab_act, rnnmcu_sat16_32(RNNMCU_PRE(r)));
+    const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act, *const tab_out = p->tab_out;
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
+    /* rows i, f, g now; o after c_t (its peephole sees c_t) */
+    if (pp) { /* peephole LSTM: i and f see c_{t-1} */
         for (j = 0; j < n; j++) {
-            const uint32_t ro = 3u * n + j;
-            const int32_t i_ = ax[j], f_ = ax[n + j], g_ = ax[2 * n + j];
-            const int32_t c_new = rnnmcu_sat16((int64_t)rnnmcu_rshr(f_ * c[j], q) + rnnmcu_rshr(i_ * g_, q));
-            int32_t zo = RNNMCU_PRE(ro);
-            if (pp) /* peephole LSTM: o sees c_t */
-                zo += RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
-            {
-                const int32_t o_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zo));
-                const int32_t t = rnnmcu_table(tab_out, c_new);
-                h[j] = SAT_ACT(rnnmcu_rshr(o_ * t, q + k));
-            }
-            c[j] = (int16_t)c_new;
+            ax[j] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(j) + RNNMCU_PEEP(pp[j] * (int32_t)c[j], 0)));
+            r = n + j;
+            ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r) + RNNMCU_PEEP(pp[r] * (int32_t)c[j], 1)));
         }
-        return;
+    } else {
+        for (r = 0; r < 2u * n; r++)
+            ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
     }
+    for (r = 2u * n; r < 3u * n; r++)
+        ax[r] = rnnmcu_table(tab_act, rnnmcu_sat16_32(RNNMCU_PRE(r)));
+    for (j = 0; j < n; j++) {
+        const uint32_t ro = 3u * n + j;
+        const int32_t i_ = ax[j], f_ = ax[n + j], g_ = ax[2 * n + j];
+        const int32_t c_new = rnnmcu_sat16((int64_t)rnnmcu_rshr(f_ * c[j], q) + rnnmcu_rshr(i_ * g_, q));
+        int32_t zo = RNNMCU_PRE(ro);
+        if (pp) /* peephole LSTM: o sees c_t */
+            zo += RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
+        {
+            const int32_t o_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zo));
+            const int32_t t = rnnmcu_table(tab_out, c_new);
+            h[j] = SAT_ACT(rnnmcu_rshr(o_ * t, q + k));
+        }
+        c[j] = (int16_t)c_new;
+    }
+}
 
+void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
+                                 int32_t *scratch)
+{
+    const uint16_t n = p->units, in = p->input_dim;
+    const int32_t q = p->q, k = p->k;
+    const uint16_t rows = (uint16_t)(3u * n);
+    const int32_t *const mx = p->mx, *const mh = p->mh;
+    const int8_t *const shx = p->shx, *const shh = p->shh;
+    const int32_t *const b = p->b;
+    const int16_t *const pp = p->p;
+    int32_t *ax = scratch;         /* 3n: W x, then the gate values */
+    int32_t *ah = scratch + rows;  /* 3n: U h */
+    uint32_t r;
+    uint16_t j;
+    (void)c;
+
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, in, ax);
     /* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n); r first, then the candidate, then z
      * (whose peephole, in a peephole GRU, sees the new candidate) */
     {
@@ -125,6 +154,17 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
             }
         }
     }
+}
+
+void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
+                                 int32_t *scratch)
+{
+    if (p->cell == RNNMCU_CELL_SIMPLE)
+        RNNMCU_FN(rnnmcu_simple_step)(p, x, h, c, scratch);
+    else if (p->cell == RNNMCU_CELL_LSTM)
+        RNNMCU_FN(rnnmcu_lstm_step)(p, x, h, c, scratch);
+    else
+        RNNMCU_FN(rnnmcu_gru_step)(p, x, h, c, scratch);
 }
 
 #undef RNNMCU_PRE
