@@ -2,7 +2,7 @@
  *
  * Included by rnnmcu_kernels_s8.c and rnnmcu_kernels_s16.c with
  *   RNNMCU_ACT_T    int8_t / int16_t   (activations between layers, hidden state h)
- *   RNNMCU_ACT_MIN  / RNNMCU_ACT_MAX   its range
+ *   RNNMCU_ACT_MIN  / RNNMCU_ACT_MAX   its range, RNNMCU_ACT_BITS 8 / 16
  *   RNNMCU_SFX      s8 / s16           function-name suffix
  * Each function mirrors its twin in codegen/qref.py operation for operation. */
 #ifndef RNNMCU_SFX
@@ -21,6 +21,12 @@
 void RNNMCU_FN(rnnmcu_matvec)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t rows, uint16_t cols, int32_t *y);
 
 #define SAT_ACT(v) ((RNNMCU_ACT_T)rnnmcu_sat((v), RNNMCU_ACT_MIN, RNNMCU_ACT_MAX))
+/* the same for an int32 argument: one SSAT on Cortex-M */
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#define SAT_ACT32(v) ((RNNMCU_ACT_T)__ssat((v), RNNMCU_ACT_BITS))
+#else
+#define SAT_ACT32(v) SAT_ACT(v)
+#endif
 
 /* The pre-activation of row r before saturation: both requantised products plus the bias, in
  * int32 (the generator proves each term below 2^26 and clamps biases to 2^28: check_narrow). */
@@ -51,7 +57,7 @@ void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *
     RNNMCU_FN(rnnmcu_matvec)(p->w, x, n, p->input_dim, ax);
     RNNMCU_FN(rnnmcu_matvec)(p->u, h, n, n, ah);  /* all of U h before h changes */
     for (r = 0; r < n; r++)
-        h[r] = SAT_ACT(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
+        h[r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
 }
 
 void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
@@ -95,7 +101,7 @@ void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x,
         {
             const int32_t o_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zo));
             const int32_t t = rnnmcu_table(tab_out, c_new);
-            h[j] = SAT_ACT(rnnmcu_rshr(o_ * t, q + k));
+            h[j] = SAT_ACT32(rnnmcu_rshr(o_ * t, q + k));
         }
         c[j] = (int16_t)c_new;
     }
@@ -136,7 +142,7 @@ void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
         } else {
             RNNMCU_ACT_T *rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* n values */
             for (j = 0; j < n; j++)
-                rh[j] = SAT_ACT(rnnmcu_rshr(ax[n + j] * (int32_t)h[j], q));
+                rh[j] = SAT_ACT32(rnnmcu_rshr(ax[n + j] * (int32_t)h[j], q));
             RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
             for (r = 2u * n; r < 3u * n; r++)
                 ax[r] = rnnmcu_sat16_32(RNNMCU_PRE(r));
@@ -187,7 +193,7 @@ void RNNMCU_FN(rnnmcu_dense)(const rnnmcu_dense_q_t *p, const RNNMCU_ACT_T *x, R
     RNNMCU_FN(rnnmcu_matvec)(p->w, x, p->output_dim, p->input_dim, scratch);
     for (r = 0; r < p->output_dim; r++) {
         const int32_t pre = rnnmcu_sat16_32(rnnmcu_rq32(scratch[r], p->m[r], p->sh[r]) + p->b[r]);
-        y[r] = SAT_ACT(rnnmcu_rshr(rnnmcu_table(p->tab, pre), p->k));
+        y[r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(p->tab, pre), p->k));
     }
 }
 
@@ -196,7 +202,7 @@ void RNNMCU_FN(rnnmcu_activation)(const rnnmcu_act_q_t *p, const RNNMCU_ACT_T *x
     uint16_t i;
     for (i = 0; i < p->dim; i++) {
         const int32_t t = rnnmcu_sat16(rnnmcu_table(p->tab, (int32_t)x[i] * ((int32_t)1 << p->kin)));
-        y[i] = SAT_ACT(rnnmcu_rshr(t, p->k));
+        y[i] = SAT_ACT32(rnnmcu_rshr(t, p->k));
     }
 }
 
@@ -220,3 +226,4 @@ void RNNMCU_FN(rnnmcu_softmax)(const rnnmcu_softmax_q_t *p, const RNNMCU_ACT_T *
 }
 
 #undef SAT_ACT
+#undef SAT_ACT32
