@@ -38,24 +38,30 @@ void RNNMCU_FN(rnnmcu_matvec)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t r
 
 /* Table outputs are interpolations between two int16 entries, so they need no saturation. */
 
+/* What every cell step starts with: its G*n gate rows and their per-row constants; scratch holds
+ * W x (then the gate values) in ax and U h in ah. */
+#define RNNMCU_STEP_LOCALS(G)                                          \
+    const uint16_t n = p->units;                                       \
+    const uint16_t rows = (uint16_t)((G) * n);                         \
+    const int32_t *const mx = p->mx, *const mh = p->mh;                \
+    const int8_t *const shx = p->shx, *const shh = p->shh;             \
+    const int32_t *const b = p->b;                                     \
+    int32_t *const ax = scratch;                                       \
+    int32_t *const ah = scratch + rows
+
 /* One function per cell, so that the linker keeps only the cells a model uses; rnnmcu_rnn_step
  * dispatches on p->cell for callers that do not know it. */
 void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
                                    int32_t *scratch)
 {
-    const uint16_t n = p->units;
+    RNNMCU_STEP_LOCALS(1u);
     const int32_t k = p->k;
-    const int32_t *const mx = p->mx, *const mh = p->mh;
-    const int8_t *const shx = p->shx, *const shh = p->shh;
-    const int32_t *const b = p->b;
     const int16_t *const tab = p->tab_act;
-    int32_t *ax = scratch;      /* n: W x */
-    int32_t *ah = scratch + n;  /* n: U h */
     uint32_t r;
     (void)c;
 
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, n, p->input_dim, ax);
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, n, n, ah);  /* all of U h before h changes */
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);  /* all of U h before h changes */
     for (r = 0; r < n; r++)
         h[r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
 }
@@ -63,20 +69,14 @@ void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *
 void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
                                  int32_t *scratch)
 {
-    const uint16_t n = p->units, in = p->input_dim;
+    RNNMCU_STEP_LOCALS(4u);
     const int32_t q = p->q, k = p->k;
-    const uint16_t rows = (uint16_t)(4u * n);
-    const int32_t *const mx = p->mx, *const mh = p->mh;
-    const int8_t *const shx = p->shx, *const shh = p->shh;
-    const int32_t *const b = p->b;
     const int16_t *const pp = p->p;
-    int32_t *ax = scratch;         /* 4n: W x, then the gate values */
-    int32_t *ah = scratch + rows;  /* 4n: U h */
+    const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act, *const tab_out = p->tab_out;
     uint32_t r;
     uint16_t j;
 
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, in, ax);
-    const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act, *const tab_out = p->tab_out;
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
     RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
     /* rows i, f, g now; o after c_t (its peephole sees c_t) */
     if (pp) { /* peephole LSTM: i and f see c_{t-1} */
@@ -110,54 +110,46 @@ void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x,
 void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
                                  int32_t *scratch)
 {
-    const uint16_t n = p->units, in = p->input_dim;
+    RNNMCU_STEP_LOCALS(3u);
     const int32_t q = p->q, k = p->k;
-    const uint16_t rows = (uint16_t)(3u * n);
-    const int32_t *const mx = p->mx, *const mh = p->mh;
-    const int8_t *const shx = p->shx, *const shh = p->shh;
-    const int32_t *const b = p->b;
     const int16_t *const pp = p->p;
-    int32_t *ax = scratch;         /* 3n: W x, then the gate values */
-    int32_t *ah = scratch + rows;  /* 3n: U h */
+    const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
     uint32_t r;
     uint16_t j;
     (void)c;
 
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, in, ax);
     /* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n); r first, then the candidate, then z
      * (whose peephole, in a peephole GRU, sees the new candidate) */
-    {
-        const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
-        RNNMCU_FN(rnnmcu_matvec)(p->u, h, p->reset_after ? rows : (uint16_t)(2u * n), n, ah);
-        for (r = n; r < 2u * n; r++)
-            ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
-        if (p->reset_after) {
-            const int32_t *const b_rec = p->b_rec;
-            for (j = 0; j < n; j++) {
-                const uint32_t row = 2u * n + j;
-                const int32_t px = rnnmcu_sat16_32(rnnmcu_rq32(ax[row], mx[row], shx[row]) + b[row]);
-                const int32_t ph = rnnmcu_sat16_32(rnnmcu_rq32(ah[row], mh[row], shh[row]) + b_rec[row]);
-                ax[row] = rnnmcu_sat16_32(px + rnnmcu_rshr(ax[n + j] * ph, q));
-            }
-        } else {
-            RNNMCU_ACT_T *rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* n values */
-            for (j = 0; j < n; j++)
-                rh[j] = SAT_ACT32(rnnmcu_rshr(ax[n + j] * (int32_t)h[j], q));
-            RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
-            for (r = 2u * n; r < 3u * n; r++)
-                ax[r] = rnnmcu_sat16_32(RNNMCU_PRE(r));
-        }
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, p->reset_after ? rows : (uint16_t)(2u * n), n, ah);
+    for (r = n; r < 2u * n; r++)
+        ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
+    if (p->reset_after) {
+        const int32_t *const b_rec = p->b_rec;
         for (j = 0; j < n; j++) {
-            const int32_t ht = rnnmcu_table(tab_act, ax[2u * n + j]);
-            int32_t zz = RNNMCU_PRE(j);
-            if (pp) /* peephole GRU: z sees the new candidate */
-                zz += RNNMCU_PEEP(pp[j] * ht, 0);
-            {
-                const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
-                const int64_t num = (int64_t)z * ((int32_t)h[j] * ((int32_t)1 << k)) +
-                                    (int64_t)(((int32_t)1 << q) - z) * ht;
-                h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
-            }
+            const uint32_t row = 2u * n + j;
+            const int32_t px = rnnmcu_sat16_32(rnnmcu_rq32(ax[row], mx[row], shx[row]) + b[row]);
+            const int32_t ph = rnnmcu_sat16_32(rnnmcu_rq32(ah[row], mh[row], shh[row]) + b_rec[row]);
+            ax[row] = rnnmcu_sat16_32(px + rnnmcu_rshr(ax[n + j] * ph, q));
+        }
+    } else {
+        RNNMCU_ACT_T *rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* n values */
+        for (j = 0; j < n; j++)
+            rh[j] = SAT_ACT32(rnnmcu_rshr(ax[n + j] * (int32_t)h[j], q));
+        RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
+        for (r = 2u * n; r < 3u * n; r++)
+            ax[r] = rnnmcu_sat16_32(RNNMCU_PRE(r));
+    }
+    for (j = 0; j < n; j++) {
+        const int32_t ht = rnnmcu_table(tab_act, ax[2u * n + j]);
+        int32_t zz = RNNMCU_PRE(j);
+        if (pp) /* peephole GRU: z sees the new candidate */
+            zz += RNNMCU_PEEP(pp[j] * ht, 0);
+        {
+            const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
+            const int64_t num = (int64_t)z * ((int32_t)h[j] * ((int32_t)1 << k)) +
+                                (int64_t)(((int32_t)1 << q) - z) * ht;
+            h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
         }
     }
 }
@@ -173,6 +165,7 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
         RNNMCU_FN(rnnmcu_gru_step)(p, x, h, c, scratch);
 }
 
+#undef RNNMCU_STEP_LOCALS
 #undef RNNMCU_PRE
 #undef RNNMCU_PEEP
 
