@@ -251,7 +251,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         p = f"&{name}_l{i}"
         if _is_rec(l):
             cc = f"s->l{i}_c" if _base(l.cell) == "lstm" else "0"
-            fn = "rnn" if prec == "float32" else {"simple": "simple", "lstm": "lstm", "gru": "gru"}[_base(l.cell)]
+            fn = "rnn" if prec == "float32" else _base(l.cell)  # rnnmcu_{simple,lstm,gru}_step_*
             return f"rnnmcu_{fn}_step_{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
         if isinstance(l, QDense):
             return f"rnnmcu_dense_{sfx}({p}, {src}, {dst}, s->scratch);"

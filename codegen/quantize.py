@@ -214,12 +214,12 @@ def _bias(b: np.ndarray, s_pre: np.ndarray) -> np.ndarray:
 def term_bounds(wq: np.ndarray, amax: int, M: np.ndarray, sh: np.ndarray) -> tuple[list[int], list[int]]:
     """Per row: the largest |rq(acc)| and the largest |acc| * 2^max(0, 33 - sh) over every input
     vector with entries in [-amax, amax] (exact integers)."""
-    B = np.sum(np.abs(np.asarray(wq, dtype=np.int64)), axis=1) * amax if np.asarray(wq).ndim == 2 \
-        else np.abs(np.asarray(wq, dtype=np.int64)) * amax
+    B = np.sum(np.abs(np.asarray(wq, dtype=np.int64)), axis=1) * amax
     rq, pre = [], []
     for b, m, s in zip(B.tolist(), np.asarray(M).tolist(), np.asarray(sh).tolist()):
         rq.append((b * m + (1 << (s - 1))) >> s)
-        pre.append(b << (33 - s) if s < 33 and 33 - s <= 30 else (b if s >= 33 else 2 ** 40))
+        d = max(0, 33 - s)
+        pre.append(b << d if d <= 30 else 2 ** 40)  # a pre-shift of 31+ bits never fits
     return rq, pre
 
 
@@ -245,14 +245,19 @@ def check_narrow(q: QModel) -> None:
     whose bounds do not hold (one written by an older rnnmcu)."""
     amax = -act_range(q.precision)[0]
 
+    def require(ok: bool, where: str) -> None:
+        if not ok:
+            raise QuantizationError(f"{where}: the quantised model breaks the 32-bit pre-activation bounds "
+                                    "of this rnnmcu version", "re-run `rnnmcu convert` to quantise it again")
+
+    def biases_ok(*bs: np.ndarray) -> bool:
+        return all(np.max(np.abs(b.astype(np.int64)), initial=0) <= NARROW_BIAS for b in bs)
+
     def rec(ql: QRecurrent, where: str) -> None:
         ex = max(_narrow_excess(ql.w, amax, ql.mx, ql.shx), _narrow_excess(ql.u, amax, ql.mh, ql.shh))
         if ql.p is not None:
             ex = max(ex, _peephole_excess(ql.p, ql.mp, ql.shp))
-        if ex > 1 or np.max(np.abs(ql.b.astype(np.int64)), initial=0) > NARROW_BIAS \
-                or np.max(np.abs(ql.b_rec.astype(np.int64)), initial=0) > NARROW_BIAS:
-            raise QuantizationError(f"{where}: the quantised model breaks the 32-bit pre-activation bounds "
-                                    "of this rnnmcu version", "re-run `rnnmcu convert` to quantise it again")
+        require(ex <= 1 and biases_ok(ql.b, ql.b_rec), where)
 
     for i, ql in enumerate(q.layers):
         if isinstance(ql, QRecurrent):
@@ -261,9 +266,7 @@ def check_narrow(q: QModel) -> None:
             rec(ql.forward, f"layer {i} (forward)")
             rec(ql.backward, f"layer {i} (backward)")
         elif isinstance(ql, QDense):
-            if _narrow_excess(ql.w, amax, ql.m, ql.sh) > 1 or np.max(np.abs(ql.b.astype(np.int64)), initial=0) > NARROW_BIAS:
-                raise QuantizationError(f"layer {i}: the quantised model breaks the 32-bit pre-activation bounds "
-                                        "of this rnnmcu version", "re-run `rnnmcu convert` to quantise it again")
+            require(_narrow_excess(ql.w, amax, ql.m, ql.sh) <= 1 and biases_ok(ql.b), f"layer {i}")
 
 
 def _h_range(layer: ir.Recurrent, stats: float_ref.Stats, tag: str) -> float:
@@ -323,9 +326,11 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
 
     Wq, s_w = quantize_rows(_scaled_rows(layer.W, s_x))
     Uq, s_u = quantize_rows(layer.U)
-    pq = s_p = None
+    # p * c (LSTM, c at s_c) or p * h~ (GRU, h~ at s_h / 2^k) joins the recurrent-gate pre-activation
+    pq = s_p = mp = shp = None
     if layer.p is not None:
         pq, s_p = quantize_rows_int16(layer.p)
+        s_other = s_c if base == "lstm" else s_h / 2 ** k
     amax_in = -lo
     for _ in range(8):
         # widen a pre-activation range whose worst-case terms break the narrow bounds (only for
@@ -336,7 +341,6 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
         ex_rec = float(np.max(ex[rec_rows], initial=0.0))
         ex_act = float(np.max(ex[~rec_rows], initial=0.0))
         if pq is not None:
-            s_other = s_c if base == "lstm" else s_h / 2 ** k
             mp, shp = _multipliers(s_p * s_other, np.full(len(s_p), s_pre_rec))
             ex_rec = max(ex_rec, _peephole_excess(pq, mp, shp))
         if ex_rec <= 1 and ex_act <= 1:
@@ -366,11 +370,6 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
     else:
         tab_act = make_table(act_fn, s_pre_act, s_h / 2 ** k)
         tab_out = np.zeros(257, dtype=np.int16)
-    mp = shp = None
-    if pq is not None:
-        # p * c (LSTM, c at s_c) or p * h~ (GRU, h~ at s_h / 2^k) joins the recurrent-gate pre-activation
-        s_other = s_c if base == "lstm" else s_h / 2 ** k
-        mp, shp = _multipliers(s_p * s_other, np.full(len(s_p), s_pre_rec))
     return QRecurrent(cell=layer.cell, units=n, input_dim=layer.input_dim, reset_after=bool(layer.reset_after),
                       go_backwards=bool(layer.go_backwards), return_sequences=bool(layer.return_sequences),
                       w=Wq, u=Uq, mx=mx, shx=shx, mh=mh, shh=shh, b=bq, b_rec=bq_rec,
