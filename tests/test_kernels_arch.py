@@ -31,7 +31,7 @@ def test_arch_files_replace_portable_ones(board):
     files = {rel: src for src, rel in platformio._runtime_files(b)}
     portable = {rel for rel in files if "/" not in rel}
     arch = {rel for rel in files if rel.startswith("arch/")}
-    if board in ("host", "qemu-rv32"):  # no arch kernels (RV32IMC's best loop is the portable one)
+    if board == "host":  # no arch kernels
         assert not arch and {"rnnmcu_matvec_s8.c", "rnnmcu_matvec_s16.c"} <= portable
         return
     assert f"arch/{b.arch}/rnnmcu_matvec_s8.c" in arch and f"arch/{b.arch}/rnnmcu_matvec_s16.c" in arch
