@@ -38,14 +38,36 @@ void RNNMCU_FN(rnnmcu_matvec)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t r
 
 /* Table outputs are interpolations between two int16 entries, so they need no saturation. */
 
-/* What every cell step starts with: its G*n gate rows and their per-row constants; scratch holds
- * W x (then the gate values) in ax and U h in ah. */
+/* The phases of a step are separate functions, called one after the other, so that their stack
+ * frames do not add up (a step's stack is its own small frame plus the largest phase's, not the
+ * sum of every loop's spills), and each loop has only its own values live. */
+#if defined(__GNUC__) || defined(__clang__)
+#define RNNMCU_PHASE static __attribute__((noinline))
+#else
+#define RNNMCU_PHASE static
+#endif
+
+/* What a phase starts with: the per-row constants of the layer; ax holds W x (then the gate
+ * values), ah holds U h. */
+#define RNNMCU_ROW_LOCALS                                              \
+    const int32_t *const mx = p->mx, *const mh = p->mh;                \
+    const int8_t *const shx = p->shx, *const shh = p->shh;             \
+    const int32_t *const b = p->b
+
+/* ax[r] = tab(sat16(pre(r))) for the rows [r0, r1): the gates without peepholes */
+RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gate_rows)(const rnnmcu_rnn_q_t *p, int32_t *ax, const int32_t *ah,
+                                              uint32_t r0, uint32_t r1, const int16_t *tab)
+{
+    RNNMCU_ROW_LOCALS;
+    uint32_t r;
+    for (r = r0; r < r1; r++)
+        ax[r] = rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r)));
+}
+
+/* What every cell step starts with: its G*n gate rows; scratch holds W x in ax and U h in ah. */
 #define RNNMCU_STEP_LOCALS(G)                                          \
     const uint16_t n = p->units;                                       \
     const uint16_t rows = (uint16_t)((G) * n);                         \
-    const int32_t *const mx = p->mx, *const mh = p->mh;                \
-    const int8_t *const shx = p->shx, *const shh = p->shh;             \
-    const int32_t *const b = p->b;                                     \
     int32_t *const ax = scratch;                                       \
     int32_t *const ah = scratch + rows
 
@@ -55,6 +77,7 @@ void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *
                                    int32_t *scratch)
 {
     RNNMCU_STEP_LOCALS(1u);
+    RNNMCU_ROW_LOCALS;
     const int32_t k = p->k;
     const int16_t *const tab = p->tab_act;
     uint32_t r;
@@ -66,31 +89,31 @@ void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *
         h[r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
 }
 
-void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
-                                 int32_t *scratch)
+/* LSTM rows i and f with peepholes: both see c_{t-1} */
+RNNMCU_PHASE void RNNMCU_FN(rnnmcu_lstm_peep_if)(const rnnmcu_rnn_q_t *p, int32_t *ax, const int32_t *ah,
+                                                 const int16_t *c)
 {
-    RNNMCU_STEP_LOCALS(4u);
+    RNNMCU_ROW_LOCALS;
+    const uint16_t n = p->units;
+    const int16_t *const pp = p->p, *const tab_rec = p->tab_rec;
+    uint16_t j;
+    for (j = 0; j < n; j++) {
+        const uint32_t r = n + j;
+        ax[j] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(j) + RNNMCU_PEEP(pp[j] * (int32_t)c[j], 0)));
+        ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r) + RNNMCU_PEEP(pp[r] * (int32_t)c[j], 1)));
+    }
+}
+
+/* LSTM c_t from i, f, g (in ax), then row o (whose peephole sees c_t) and h_t */
+RNNMCU_PHASE void RNNMCU_FN(rnnmcu_lstm_update)(const rnnmcu_rnn_q_t *p, const int32_t *ax, const int32_t *ah,
+                                                RNNMCU_ACT_T *h, int16_t *c)
+{
+    RNNMCU_ROW_LOCALS;
+    const uint16_t n = p->units;
     const int32_t q = p->q, k = p->k;
     const int16_t *const pp = p->p;
-    const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act, *const tab_out = p->tab_out;
-    uint32_t r;
+    const int16_t *const tab_rec = p->tab_rec, *const tab_out = p->tab_out;
     uint16_t j;
-
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
-    /* rows i, f, g now; o after c_t (its peephole sees c_t) */
-    if (pp) { /* peephole LSTM: i and f see c_{t-1} */
-        for (j = 0; j < n; j++) {
-            ax[j] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(j) + RNNMCU_PEEP(pp[j] * (int32_t)c[j], 0)));
-            r = n + j;
-            ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r) + RNNMCU_PEEP(pp[r] * (int32_t)c[j], 1)));
-        }
-    } else {
-        for (r = 0; r < 2u * n; r++)
-            ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
-    }
-    for (r = 2u * n; r < 3u * n; r++)
-        ax[r] = rnnmcu_table(tab_act, rnnmcu_sat16_32(RNNMCU_PRE(r)));
     for (j = 0; j < n; j++) {
         const uint32_t ro = 3u * n + j;
         const int32_t i_ = ax[j], f_ = ax[n + j], g_ = ax[2 * n + j];
@@ -107,39 +130,70 @@ void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x,
     }
 }
 
-void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
+void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
                                  int32_t *scratch)
 {
-    RNNMCU_STEP_LOCALS(3u);
+    RNNMCU_STEP_LOCALS(4u);
+
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
+    /* rows i, f, g now; o after c_t (its peephole sees c_t) */
+    if (p->p)
+        RNNMCU_FN(rnnmcu_lstm_peep_if)(p, ax, ah, c);
+    else
+        RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 0u, 2u * n, p->tab_rec);
+    RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
+    RNNMCU_FN(rnnmcu_lstm_update)(p, ax, ah, h, c);
+}
+
+/* GRU reset_after=1: the candidate pre-activation px + r * (U_c h + b_rec), saturated, into ax */
+RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_cand_after)(const rnnmcu_rnn_q_t *p, int32_t *ax, const int32_t *ah)
+{
+    RNNMCU_ROW_LOCALS;
+    const uint16_t n = p->units;
+    const int32_t q = p->q;
+    const int32_t *const b_rec = p->b_rec;
+    uint16_t j;
+    for (j = 0; j < n; j++) {
+        const uint32_t row = 2u * n + j;
+        const int32_t px = rnnmcu_sat16_32(rnnmcu_rq32(ax[row], mx[row], shx[row]) + b[row]);
+        const int32_t ph = rnnmcu_sat16_32(rnnmcu_rq32(ah[row], mh[row], shh[row]) + b_rec[row]);
+        ax[row] = rnnmcu_sat16_32(px + rnnmcu_rshr(ax[n + j] * ph, q));
+    }
+}
+
+/* GRU reset_after=0: r * h, the vector that U_c multiplies */
+RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_reset_h)(const rnnmcu_rnn_q_t *p, const int32_t *ax, const RNNMCU_ACT_T *h,
+                                                RNNMCU_ACT_T *rh)
+{
+    const uint16_t n = p->units;
+    const int32_t q = p->q;
+    uint16_t j;
+    for (j = 0; j < n; j++)
+        rh[j] = SAT_ACT32(rnnmcu_rshr(ax[n + j] * (int32_t)h[j], q));
+}
+
+/* ax[r] = sat16(pre(r)) for the rows [r0, r1): GRU reset_after=0's candidate before its table */
+RNNMCU_PHASE void RNNMCU_FN(rnnmcu_pre_rows)(const rnnmcu_rnn_q_t *p, int32_t *ax, const int32_t *ah,
+                                             uint32_t r0, uint32_t r1)
+{
+    RNNMCU_ROW_LOCALS;
+    uint32_t r;
+    for (r = r0; r < r1; r++)
+        ax[r] = rnnmcu_sat16_32(RNNMCU_PRE(r));
+}
+
+/* GRU h_t: row z (whose peephole, in a peephole GRU, sees the new candidate) blends h_{t-1} and
+ * the candidate */
+RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_update)(const rnnmcu_rnn_q_t *p, const int32_t *ax, const int32_t *ah,
+                                               RNNMCU_ACT_T *h)
+{
+    RNNMCU_ROW_LOCALS;
+    const uint16_t n = p->units;
     const int32_t q = p->q, k = p->k;
     const int16_t *const pp = p->p;
     const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
-    uint32_t r;
     uint16_t j;
-    (void)c;
-
-    /* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n); r first, then the candidate, then z
-     * (whose peephole, in a peephole GRU, sees the new candidate) */
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, p->reset_after ? rows : (uint16_t)(2u * n), n, ah);
-    for (r = n; r < 2u * n; r++)
-        ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
-    if (p->reset_after) {
-        const int32_t *const b_rec = p->b_rec;
-        for (j = 0; j < n; j++) {
-            const uint32_t row = 2u * n + j;
-            const int32_t px = rnnmcu_sat16_32(rnnmcu_rq32(ax[row], mx[row], shx[row]) + b[row]);
-            const int32_t ph = rnnmcu_sat16_32(rnnmcu_rq32(ah[row], mh[row], shh[row]) + b_rec[row]);
-            ax[row] = rnnmcu_sat16_32(px + rnnmcu_rshr(ax[n + j] * ph, q));
-        }
-    } else {
-        RNNMCU_ACT_T *rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* n values */
-        for (j = 0; j < n; j++)
-            rh[j] = SAT_ACT32(rnnmcu_rshr(ax[n + j] * (int32_t)h[j], q));
-        RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
-        for (r = 2u * n; r < 3u * n; r++)
-            ax[r] = rnnmcu_sat16_32(RNNMCU_PRE(r));
-    }
     for (j = 0; j < n; j++) {
         const int32_t ht = rnnmcu_table(tab_act, ax[2u * n + j]);
         int32_t zz = RNNMCU_PRE(j);
@@ -154,6 +208,27 @@ void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
     }
 }
 
+void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
+                                 int32_t *scratch)
+{
+    RNNMCU_STEP_LOCALS(3u);
+    (void)c;
+
+    /* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n); r first, then the candidate, then z */
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, p->reset_after ? rows : (uint16_t)(2u * n), n, ah);
+    RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, n, 2u * n, p->tab_rec);
+    if (p->reset_after)
+        RNNMCU_FN(rnnmcu_gru_cand_after)(p, ax, ah);
+    else { /* U_c (r * h), rh after the 2 * rows sums in scratch */
+        RNNMCU_ACT_T *const rh = (RNNMCU_ACT_T *)(scratch + 2u * rows);
+        RNNMCU_FN(rnnmcu_gru_reset_h)(p, ax, h, rh);
+        RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
+        RNNMCU_FN(rnnmcu_pre_rows)(p, ax, ah, 2u * n, 3u * n);
+    }
+    RNNMCU_FN(rnnmcu_gru_update)(p, ax, ah, h);
+}
+
 void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
                                  int32_t *scratch)
 {
@@ -166,6 +241,8 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
 }
 
 #undef RNNMCU_STEP_LOCALS
+#undef RNNMCU_ROW_LOCALS
+#undef RNNMCU_PHASE
 #undef RNNMCU_PRE
 #undef RNNMCU_PEEP
 
