@@ -10,6 +10,12 @@ RAM: the model's state + scratch (the generated <name>_state_t), the app's proto
 other static RAM, and the stack high-water mark measured on the device: the board entries paint
 the stack at reset; after a STEP, a RUN and a BENCH, QEMU's monitor reads the stack back and the
 lowest overwritten word is the high-water mark.  The serial protocol is not involved.
+
+That high-water mark is the whole firmware's (the protocol app's frames included).  The inference
+code's own share comes from the same build: it is compiled with GCC's -fstack-usage and
+-fcallgraph-info=su, and the deepest call chain under <model>_step and <model>_run, frame by frame
+(every frame static: no alloca, no VLA, no recursion, which the analysis checks), is the stack
+that inference needs on top of its caller's: the runtime's RAM beyond state and scratch.
 """
 from __future__ import annotations
 
@@ -85,21 +91,84 @@ class Monitor:
         return vals[:n]
 
 
+STACK_FLAGS = ("-fstack-usage", "-fcallgraph-info=su")
+_NODE = re.compile(r'node: \{ title: "([^"]+)" label: "([^"]*)"')
+_EDGE = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
+
+
+def with_stack_usage(proj: Path) -> None:
+    """Add GCC's per-function stack usage and call graph outputs to a generated project's flags."""
+    ini = proj / "platformio.ini"
+    text = ini.read_text()
+    if "build_flags =\n" not in text:
+        raise SystemExit(f"{ini}: no build_flags list to extend")
+    ini.write_text(text.replace("build_flags =\n", "build_flags =\n" + "".join(f"    {f}\n" for f in STACK_FLAGS), 1))
+
+
+def call_graph(build_dir: Path) -> tuple[dict[str, int | None], dict[str, set[str]]]:
+    """Frames (bytes; None for a function with a dynamic frame) and callees from the .ci files
+    GCC wrote next to the objects.  Functions defined in no compiled file (libc's memset) have no
+    frame entry."""
+    frames: dict[str, int | None] = {}
+    calls: dict[str, set[str]] = {}
+    files = list(build_dir.rglob("*.ci"))
+    if not files:
+        raise SystemExit(f"no .ci files under {build_dir}: was the project built with {' '.join(STACK_FLAGS)}?")
+    for ci in files:
+        for line in ci.read_text(errors="replace").splitlines():
+            m = _NODE.match(line)
+            if m:
+                sm = re.search(r"\\n(\d+) bytes \((\w+)", m.group(2))
+                if sm:
+                    frames[m.group(1)] = int(sm.group(1)) if sm.group(2) == "static" else None
+                continue
+            m = _EDGE.match(line)
+            if m:
+                calls.setdefault(m.group(1), set()).add(m.group(2))
+    return frames, calls
+
+
+def deepest(fn: str, frames: dict[str, int | None], calls: dict[str, set[str]],
+            path: tuple[str, ...] = ()) -> tuple[int, list[str], set[str]]:
+    """(bytes, the call chain, functions without a frame of their own: libc) of the deepest path."""
+    if fn in path:
+        raise SystemExit(f"recursion through {fn}: no static stack bound")
+    if fn not in frames:
+        return 0, [], {fn}
+    if frames[fn] is None:
+        raise SystemExit(f"{fn} has a dynamic stack frame: no static stack bound")
+    best, chain, outside = 0, [], set()
+    for callee in sorted(calls.get(fn, ())):
+        n, c, o = deepest(callee, frames, calls, path + (fn,))
+        outside |= o
+        if n > best:
+            best, chain = n, c
+    return frames[fn] + best, [fn] + chain, outside
+
+
 def measure(board: str, name: str, model, precision: str, work: Path) -> dict:
     b = load_board(board)
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (8, 32, F)).astype(np.float32)
     q = quantize.quantize(model, x, None, precision)
     emit.generate(model, q, str(work / "gen"))
-    res = platformio.build(platformio.generate_project(b, work / "gen", work / "proj"), b)
+    proj = platformio.generate_project(b, work / "gen", work / "proj")
+    with_stack_usage(proj)
+    res = platformio.build(proj, b)
     syms = symbols(board, res.firmware_path)
     prefix = model.name + "_"
+    frames, calls = call_graph(proj / ".pio")
+    infer = {}
+    for api in ("step", "run"):
+        if prefix + api in frames:
+            infer[api] = deepest(prefix + api, frames, calls)
     # the model's constant arrays are file-local (static const): lower-case t/r; its API functions are T
     model_const = {k: v for k, v in syms.items() if k.startswith(prefix) and v[2] in ("t", "r")}
     # the inference code alone: runtime kernels (rnnmcu_rnn_step_*, matvec, dense, tables, ...) + the
     # model's generated functions; the rest of the overhead is the app, protocol, start-up and libc
     kernel = sum(v[1] for k, v in syms.items() if v[2] in ("T", "t") and (
-        re.match(r"rnnmcu_(rnn_step|simple_step|lstm_step|gru_step|matvec|dense|activation|softmax|act_f32|status_str)", k)
+        re.match(r"rnnmcu_(rnn_step|simple_step|lstm_step|gru_step|gate_rows|pre_rows|lstm_peep_if|lstm_update|"
+                 r"gru_cand_after|gru_reset_h|gru_update|matvec|dense|activation|softmax|act_f32|status_str)", k)
         or k in {prefix + f for f in ("step", "run", "reset", "quantize_input")}))
     weights = sum(v[1] for k, v in model_const.items() if re.search(r"_(w|u|u_cand)$", k))
     const_bytes = sum(v[1] for v in model_const.values())
@@ -134,6 +203,9 @@ def measure(board: str, name: str, model, precision: str, work: Path) -> dict:
             "state_scratch_bytes": state, "protocol_buffer_bytes": buffers,
             "other_static_ram_bytes": static_ram - state - buffers,
             "stack_high_water_bytes": stack_hwm, "stack_reserved_bytes": stack_reserved,
+            "inference_stack_bytes": max(v[0] for v in infer.values()),
+            "inference_stack_chain": {k: v[1] for k, v in infer.items()},
+            "inference_stack_outside": sorted(set().union(*(v[2] for v in infer.values()))),
             "ram_beyond_state_scratch_and_buffers": static_ram - state - buffers + stack_hwm}
 
 
@@ -157,12 +229,15 @@ def main() -> int:
     cols = [("flash", "flash_bytes"), ("model const", "model_const_bytes"), ("weights", "weight_bytes"),
             ("rt flash ovh", "runtime_flash_overhead"), ("infer. code", "inference_code_bytes"), ("state+scr", "state_scratch_bytes"),
             ("proto bufs", "protocol_buffer_bytes"), ("other RAM", "other_static_ram_bytes"),
-            ("stack HWM", "stack_high_water_bytes")]
+            ("stack HWM", "stack_high_water_bytes"), ("infer. stack", "inference_stack_bytes")]
     print(f"{'board':<11} {'model':<24} " + " ".join(f"{c[0]:>12}" for c in cols))
     for r in rows:
         print(f"{r['board']:<11} {r['model']:<24} " + " ".join(f"{r[c[1]]:>12,}" for c in cols))
+    outside = sorted(set().union(*(r["inference_stack_outside"] for r in rows))) if rows else []
     print(f"bytes, {a.precision}; rt flash ovh = flash - model const (runtime kernels + app + protocol + "
-          f"board start-up + libc); JSON: {a.json}")
+          f"board start-up + libc); stack HWM painted on the device (whole firmware); infer. stack = "
+          f"the deepest call chain under <model>_step/_run from GCC's -fstack-usage"
+          + (f" (not counting libc's {', '.join(outside)})" if outside else "") + f"; JSON: {a.json}")
     return 0
 
 
