@@ -110,6 +110,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args()
     boards, variants = a.boards.split(","), a.variants.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}")
     ms = models([int(u) for u in a.units.split(",")])
     tasks = [(bd, name, m, v) for bd in boards for name, m in ms for v in variants]
     root = Path(tempfile.mkdtemp(prefix="rnnmcu-stepcost-"))
