@@ -99,7 +99,14 @@ def _gate_bits(act: str, stats: float_ref.Stats, key: str) -> int:
         g = max(abs(lo), abs(hi))
     else:
         g = max(stats.maxabs.get(key, 1.0) * HEADROOM, 1e-6)
-    return int(15 - max(0, math.ceil(math.log2(g))))
+    q = int(15 - max(0, math.ceil(math.log2(g))))
+    if q < 0:  # the integer part alone would not fit in int16 (and the kernels shift by q)
+        raise QuantizationError(
+            f"{key.rsplit('.', 1)[0]}: the recurrent activation {act!r} reaches {g:.3g} (with headroom) on the "
+            "calibration data, more than the int16 gate values can hold (32767)",
+            "use a bounded recurrent_activation (sigmoid, hard_sigmoid, tanh) for this layer, or smaller "
+            "weights or inputs")
+    return q
 
 
 def _input_ranges(xs: np.ndarray, amax: int) -> np.ndarray:

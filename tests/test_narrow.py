@@ -110,3 +110,31 @@ def test_generator_refuses_a_model_outside_the_bounds(tmp_path: Path, seed) -> N
     with pytest.raises(QuantizationError, match="re-run `rnnmcu convert`"):
         emit.generate(model, q, str(tmp_path / "bad"))
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
+def _linear_gate_lstm(scale: float) -> tuple[ir.Model, np.ndarray]:
+    rng = np.random.default_rng(5)
+    layer = random_recurrent(rng, "lstm", 3, 8, recurrent_activation="linear")
+    layer.W = layer.W * scale
+    model = ir.Model(name="hugegate", input_dim=3, layers=[layer], norm_mean=np.zeros(3), norm_std=np.ones(3))
+    return model, rng.normal(0, 2, (4, 6, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("precision", ["int8", "int16"])
+def test_lstm_with_no_fractional_gate_bits_takes_the_64_bit_cell_sum(precision, tmp_path: Path) -> None:
+    """A linear recurrent activation whose pre-activations reach ~2e4 leaves no fractional gate
+    bits (q = 0), the corner where the C's LSTM cell sums f*c + i*g in 64 bits (they may exceed
+    int32 unshifted) and every rounding shift by q is a no-op: the C must still equal the integer
+    reference there."""
+    model, x = _linear_gate_lstm(1.2e3)
+    q = quantize.quantize(model, x, None, precision)
+    assert q.layers[0].q == 0
+    L = np.full(4, 6)
+    assert np.array_equal(c_outputs(model, q, x, L, tmp_path), expected_stream(model, q, x, L))
+
+
+def test_a_gate_range_beyond_int16_is_refused() -> None:
+    model, x = _linear_gate_lstm(2e4)
+    with pytest.raises(QuantizationError, match="recurrent activation 'linear' reaches .* int16 gate") as e:
+        quantize.quantize(model, x, None, "int8")
+    assert "bounded recurrent_activation" in e.value.hint

@@ -104,9 +104,33 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_lstm_peep_if)(const rnnmcu_rnn_q_t *p, int32_
     }
 }
 
-/* LSTM c_t from i, f, g (in ax), then row o (whose peephole sees c_t) and h_t */
-RNNMCU_PHASE void RNNMCU_FN(rnnmcu_lstm_update)(const rnnmcu_rnn_q_t *p, const int32_t *ax, const int32_t *ah,
-                                                RNNMCU_ACT_T *h, int16_t *c)
+/* c_t = f * c_{t-1} + i * g, saturated to int16.  Each product is at most 2^30, so with q >= 1
+ * (every bounded gate activation) the sum of the two shifted products fits in int32; q = 0 (an
+ * unbounded recurrent activation with a huge range) takes the 64-bit sum. */
+#define RNNMCU_LSTM_C(i_, f_, g_, cj)                                                              \
+    (q > 0 ? rnnmcu_sat16_32(rnnmcu_rshr((f_) * (cj), q) + rnnmcu_rshr((i_) * (g_), q))          \
+           : rnnmcu_sat16((int64_t)rnnmcu_rshr((f_) * (cj), q) + rnnmcu_rshr((i_) * (g_), q)))
+
+/* LSTM without peepholes: every gate is in ax (i, f, o through tab_rec, g through tab_act);
+ * c_t and h_t */
+RNNMCU_PHASE void RNNMCU_FN(rnnmcu_lstm_cell)(const rnnmcu_rnn_q_t *p, const int32_t *ax, RNNMCU_ACT_T *h,
+                                              int16_t *c)
+{
+    const uint16_t n = p->units;
+    const int32_t q = p->q, qk = p->q + p->k;
+    const int16_t *const tab_out = p->tab_out;
+    const int32_t *const ai = ax, *const af = ax + n, *const ag = ax + 2u * n, *const ao = ax + 3u * n;
+    uint16_t j;
+    for (j = 0; j < n; j++) {
+        const int32_t c_new = RNNMCU_LSTM_C(ai[j], af[j], ag[j], (int32_t)c[j]);
+        h[j] = SAT_ACT32(rnnmcu_rshr(ao[j] * rnnmcu_table(tab_out, c_new), qk));
+        c[j] = (int16_t)c_new;
+    }
+}
+
+/* Peephole LSTM: c_t from i, f, g (in ax), then row o, whose peephole sees c_t, and h_t */
+RNNMCU_PHASE void RNNMCU_FN(rnnmcu_lstm_peep_update)(const rnnmcu_rnn_q_t *p, const int32_t *ax,
+                                                     const int32_t *ah, RNNMCU_ACT_T *h, int16_t *c)
 {
     RNNMCU_ROW_LOCALS;
     const uint16_t n = p->units;
@@ -116,16 +140,10 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_lstm_update)(const rnnmcu_rnn_q_t *p, const i
     uint16_t j;
     for (j = 0; j < n; j++) {
         const uint32_t ro = 3u * n + j;
-        const int32_t i_ = ax[j], f_ = ax[n + j], g_ = ax[2 * n + j];
-        const int32_t c_new = rnnmcu_sat16((int64_t)rnnmcu_rshr(f_ * c[j], q) + rnnmcu_rshr(i_ * g_, q));
-        int32_t zo = RNNMCU_PRE(ro);
-        if (pp) /* peephole LSTM: o sees c_t */
-            zo += RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
-        {
-            const int32_t o_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zo));
-            const int32_t t = rnnmcu_table(tab_out, c_new);
-            h[j] = SAT_ACT32(rnnmcu_rshr(o_ * t, q + k));
-        }
+        const int32_t c_new = RNNMCU_LSTM_C(ax[j], ax[n + j], ax[2 * n + j], (int32_t)c[j]);
+        const int32_t zo = RNNMCU_PRE(ro) + RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
+        const int32_t o_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zo));
+        h[j] = SAT_ACT32(rnnmcu_rshr(o_ * rnnmcu_table(tab_out, c_new), q + k));
         c[j] = (int16_t)c_new;
     }
 }
@@ -137,14 +155,19 @@ void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x,
 
     RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
     RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
-    /* rows i, f, g now; o after c_t (its peephole sees c_t) */
-    if (p->p)
+    if (p->p) { /* peephole LSTM: i and f see c_{t-1}, o sees c_t */
         RNNMCU_FN(rnnmcu_lstm_peep_if)(p, ax, ah, c);
-    else
+        RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
+        RNNMCU_FN(rnnmcu_lstm_peep_update)(p, ax, ah, h, c);
+    } else {
         RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 0u, 2u * n, p->tab_rec);
-    RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
-    RNNMCU_FN(rnnmcu_lstm_update)(p, ax, ah, h, c);
+        RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
+        RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 3u * n, 4u * n, p->tab_rec);
+        RNNMCU_FN(rnnmcu_lstm_cell)(p, ax, h, c);
+    }
 }
+
+#undef RNNMCU_LSTM_C
 
 /* GRU reset_after=1: the candidate pre-activation px + r * (U_c h + b_rec), saturated, into ax */
 RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_cand_after)(const rnnmcu_rnn_q_t *p, int32_t *ax, const int32_t *ah)
