@@ -167,7 +167,7 @@ def measure(board: str, name: str, model, precision: str, work: Path) -> dict:
     # the inference code alone: runtime kernels (rnnmcu_rnn_step_*, matvec, dense, tables, ...) + the
     # model's generated functions; the rest of the overhead is the app, protocol, start-up and libc
     kernel = sum(v[1] for k, v in syms.items() if v[2] in ("T", "t") and (
-        re.match(r"rnnmcu_(rnn_step|simple_step|lstm_step|gru_step|gate_rows|pre_rows|lstm_peep_if|lstm_peep_update|lstm_cell|"
+        re.match(r"rnnmcu_(rnn_step|simple_step|lstm_step|peephole_lstm_step|gru_reset_before_step|gru_step|gate_rows|pre_rows|lstm_peep_if|lstm_peep_update|lstm_cell|"
                  r"gru_cand_after|gru_reset_h|gru_update|matvec|dense|activation|softmax|act_f32|status_str)", k)
         or k in {prefix + f for f in ("step", "run", "reset", "quantize_input")}))
     weights = sum(v[1] for k, v in model_const.items() if re.search(r"_(w|u|u_cand)$", k))

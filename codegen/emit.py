@@ -251,7 +251,11 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         p = f"&{name}_l{i}"
         if _is_rec(l):
             cc = f"s->l{i}_c" if _base(l.cell) == "lstm" else "0"
-            fn = "rnn" if prec == "float32" else _base(l.cell)  # rnnmcu_{simple,lstm,gru}_step_*
+            # rnnmcu_{simple,lstm,peephole_lstm,gru,gru_reset_before}_step_*: a model links only the
+            # cell forms it uses
+            fn = "rnn" if prec == "float32" else l.cell if l.cell == "peephole_lstm" else _base(l.cell)
+            if fn == "gru" and not l.reset_after:
+                fn = "gru_reset_before"
             return f"rnnmcu_{fn}_step_{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
         if isinstance(l, QDense):
             return f"rnnmcu_dense_{sfx}({p}, {src}, {dst}, s->scratch);"

@@ -122,8 +122,17 @@ void rnnmcu_simple_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, 
 void rnnmcu_simple_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
 void rnnmcu_lstm_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
 void rnnmcu_lstm_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+/* an LSTM with peepholes (p->p set); rnnmcu_lstm_step_* ignores p->p */
+void rnnmcu_peephole_lstm_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_peephole_lstm_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c,
+                                   int32_t *scratch);
 void rnnmcu_gru_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
 void rnnmcu_gru_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+/* a GRU with reset_after = 0 (p->reset_after clear); rnnmcu_gru_step_* is the reset_after = 1 form */
+void rnnmcu_gru_reset_before_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c,
+                                     int32_t *scratch);
+void rnnmcu_gru_reset_before_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c,
+                                      int32_t *scratch);
 void rnnmcu_merge_s8(const rnnmcu_merge_q_t *p, const int8_t *a, const int8_t *b, int8_t *y);
 void rnnmcu_merge_s16(const rnnmcu_merge_q_t *p, const int16_t *a, const int16_t *b, int16_t *y);
 /* Dense layer; scratch holds output_dim words. */

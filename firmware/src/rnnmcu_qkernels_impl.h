@@ -155,16 +155,24 @@ void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x,
 
     RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
     RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
-    if (p->p) { /* peephole LSTM: i and f see c_{t-1}, o sees c_t */
-        RNNMCU_FN(rnnmcu_lstm_peep_if)(p, ax, ah, c);
-        RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
-        RNNMCU_FN(rnnmcu_lstm_peep_update)(p, ax, ah, h, c);
-    } else {
-        RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 0u, 2u * n, p->tab_rec);
-        RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
-        RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 3u * n, 4u * n, p->tab_rec);
-        RNNMCU_FN(rnnmcu_lstm_cell)(p, ax, h, c);
-    }
+    RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 0u, 2u * n, p->tab_rec);
+    RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
+    RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 3u * n, 4u * n, p->tab_rec);
+    RNNMCU_FN(rnnmcu_lstm_cell)(p, ax, h, c);
+}
+
+/* A function of its own, so that a plain LSTM does not link the peephole code */
+void RNNMCU_FN(rnnmcu_peephole_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h,
+                                          int16_t *c, int32_t *scratch)
+{
+    RNNMCU_STEP_LOCALS(4u);
+
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
+    /* i and f see c_{t-1}, o sees c_t */
+    RNNMCU_FN(rnnmcu_lstm_peep_if)(p, ax, ah, c);
+    RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
+    RNNMCU_FN(rnnmcu_lstm_peep_update)(p, ax, ah, h, c);
 }
 
 #undef RNNMCU_LSTM_C
@@ -231,24 +239,36 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_update)(const rnnmcu_rnn_q_t *p, const in
     }
 }
 
+/* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n); r first, then the candidate, then z.
+ * reset_after=1 (Keras' default): r scales U_c h + b_rec */
 void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
                                  int32_t *scratch)
 {
     RNNMCU_STEP_LOCALS(3u);
     (void)c;
 
-    /* GRU: rows z [0, n), r [n, 2n), candidate [2n, 3n); r first, then the candidate, then z */
     RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, p->reset_after ? rows : (uint16_t)(2u * n), n, ah);
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, n, 2u * n, p->tab_rec);
-    if (p->reset_after)
-        RNNMCU_FN(rnnmcu_gru_cand_after)(p, ax, ah);
-    else { /* U_c (r * h), rh after the 2 * rows sums in scratch */
-        RNNMCU_ACT_T *const rh = (RNNMCU_ACT_T *)(scratch + 2u * rows);
-        RNNMCU_FN(rnnmcu_gru_reset_h)(p, ax, h, rh);
-        RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
-        RNNMCU_FN(rnnmcu_pre_rows)(p, ax, ah, 2u * n, 3u * n);
-    }
+    RNNMCU_FN(rnnmcu_gru_cand_after)(p, ax, ah);
+    RNNMCU_FN(rnnmcu_gru_update)(p, ax, ah, h);
+}
+
+/* GRU reset_after=0 (the original GRU): U_c multiplies r * h; a function of its own, so that a
+ * model links only the GRU form it uses */
+void RNNMCU_FN(rnnmcu_gru_reset_before_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h,
+                                             int16_t *c, int32_t *scratch)
+{
+    RNNMCU_STEP_LOCALS(3u);
+    RNNMCU_ACT_T *const rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* after the 2 * rows sums */
+    (void)c;
+
+    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(p->u, h, (uint16_t)(2u * n), n, ah);
+    RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, n, 2u * n, p->tab_rec);
+    RNNMCU_FN(rnnmcu_gru_reset_h)(p, ax, h, rh);
+    RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
+    RNNMCU_FN(rnnmcu_pre_rows)(p, ax, ah, 2u * n, 3u * n);
     RNNMCU_FN(rnnmcu_gru_update)(p, ax, ah, h);
 }
 
@@ -257,10 +277,14 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
 {
     if (p->cell == RNNMCU_CELL_SIMPLE)
         RNNMCU_FN(rnnmcu_simple_step)(p, x, h, c, scratch);
+    else if (p->cell == RNNMCU_CELL_LSTM && p->p)
+        RNNMCU_FN(rnnmcu_peephole_lstm_step)(p, x, h, c, scratch);
     else if (p->cell == RNNMCU_CELL_LSTM)
         RNNMCU_FN(rnnmcu_lstm_step)(p, x, h, c, scratch);
-    else
+    else if (p->reset_after)
         RNNMCU_FN(rnnmcu_gru_step)(p, x, h, c, scratch);
+    else
+        RNNMCU_FN(rnnmcu_gru_reset_before_step)(p, x, h, c, scratch);
 }
 
 #undef RNNMCU_STEP_LOCALS
