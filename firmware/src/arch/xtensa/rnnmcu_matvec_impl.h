@@ -38,17 +38,20 @@ void RNNMCU_MV_FN(const int8_t *w, const RNNMCU_MV_X_T *x, uint16_t rows, uint16
     const uint32_t chunks = cols / 4u, tail = cols % 4u;
     const int aligned = ((uintptr_t)w & 3u) == 0u;
     const uint32_t mask = 0x80808080u;
+    const RNNMCU_MV_X_T *const xend = x + 4u * chunks;
     uint32_t off = 0;  /* 128 * (sum of the x that the word loop sees), wrapping like the sums */
     uint32_t r0, j;
-    for (j = 0; j < 4u * chunks; j++)
-        off += (uint32_t)(int32_t)x[j];
-    off *= 128u;
+    if (aligned) {  /* the byte-loop fallback needs no offset */
+        for (j = 0; j < 4u * chunks; j++)
+            off += (uint32_t)(int32_t)x[j];
+        off *= 128u;
+    }
     for (r0 = 0; r0 < rows; r0 += 4u) {
         const RNNMCU_MV_X_T *xp = x;
         uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;  /* wrapping sums: the offset form may exceed int32 midway */
         if (aligned) {
             const uint32_t *wp = (const uint32_t *)(const void *)w;
-            for (j = chunks; j != 0u; j--, wp += 4, xp += 4) {
+            for (; xp != xend; wp += 4, xp += 4) {
                 const int32_t x0 = xp[0], x1 = xp[1], x2 = xp[2], x3 = xp[3];
                 RNNMCU_MV_DOT4U(a0, wp[0], x0, x1, x2, x3);
                 RNNMCU_MV_DOT4U(a1, wp[1], x0, x1, x2, x3);
