@@ -99,6 +99,18 @@ def _base(cell: str) -> str:
     return cell.replace("peephole_", "")
 
 
+def _step_fn(l, prec: str) -> str:
+    """Which rnnmcu_<fn>_step_* a recurrent layer calls: each integer cell form has its own, so that
+    a model links only the forms it uses; float32 dispatches in rnnmcu_rnn_step_f32."""
+    if prec == "float32":
+        return "rnn"
+    if l.cell == "peephole_lstm":
+        return "peephole_lstm"
+    if _base(l.cell) == "gru" and not l.reset_after:
+        return "gru_reset_before"
+    return _base(l.cell)
+
+
 def _out_dim(l) -> int:
     if _is_bi(l):
         return l.output_dim
@@ -251,12 +263,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         p = f"&{name}_l{i}"
         if _is_rec(l):
             cc = f"s->l{i}_c" if _base(l.cell) == "lstm" else "0"
-            # rnnmcu_{simple,lstm,peephole_lstm,gru,gru_reset_before}_step_*: a model links only the
-            # cell forms it uses
-            fn = "rnn" if prec == "float32" else l.cell if l.cell == "peephole_lstm" else _base(l.cell)
-            if fn == "gru" and not l.reset_after:
-                fn = "gru_reset_before"
-            return f"rnnmcu_{fn}_step_{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
+            return f"rnnmcu_{_step_fn(l, prec)}_step_{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
         if isinstance(l, QDense):
             return f"rnnmcu_dense_{sfx}({p}, {src}, {dst}, s->scratch);"
         if isinstance(l, ir.Dense):
