@@ -146,6 +146,20 @@ def deepest(fn: str, frames: dict[str, int | None], calls: dict[str, set[str]],
     return frames[fn] + best, [fn] + chain, outside
 
 
+def reachable(roots: list[str], frames: dict[str, int | None], calls: dict[str, set[str]]) -> set[str]:
+    """The functions of the compiled sources (those with a frame entry: not libc's or libgcc's)
+    that ``roots`` call, directly or not, themselves included, by their plain names: GCC titles a
+    file-local function "path:name" in its call graph, nm lists it as name."""
+    seen: set[str] = set()
+    todo = [fn for fn in roots if fn in frames]
+    while todo:
+        fn = todo.pop()
+        if fn not in seen:
+            seen.add(fn)
+            todo.extend(c for c in calls.get(fn, ()) if c in frames)
+    return {fn.rsplit(":", 1)[-1] for fn in seen}
+
+
 def measure(board: str, name: str, model, precision: str, work: Path) -> dict:
     b = load_board(board)
     rng = np.random.default_rng(3)
@@ -162,14 +176,16 @@ def measure(board: str, name: str, model, precision: str, work: Path) -> dict:
     for api in ("step", "run"):
         if prefix + api in frames:
             infer[api] = deepest(prefix + api, frames, calls)
-    # the model's constant arrays are file-local (static const): lower-case t/r; its API functions are T
-    model_const = {k: v for k, v in syms.items() if k.startswith(prefix) and v[2] in ("t", "r")}
-    # the inference code alone: runtime kernels (rnnmcu_rnn_step_*, matvec, dense, tables, ...) + the
-    # model's generated functions; the rest of the overhead is the app, protocol, start-up and libc
-    kernel = sum(v[1] for k, v in syms.items() if v[2] in ("T", "t") and (
-        re.match(r"rnnmcu_(rnn_step|simple_step|lstm_step|peephole_lstm_step|gru_reset_before_step|gru_step|gate_rows|pre_rows|lstm_peep_if|lstm_peep_update|lstm_cell|"
-                 r"gru_cand_after|gru_reset_h|gru_update|matvec|dense|activation|softmax|act_f32|status_str)", k)
-        or k in {prefix + f for f in ("step", "run", "reset", "quantize_input")}))
+    # the inference code alone: the runtime's and the model's functions that the model's API
+    # reaches in the call graph; the rest of the overhead is the app, protocol, start-up and the
+    # libc/libgcc helpers (memset, memcpy, 64-bit multiply; a board file may supply the last)
+    api = [prefix + f for f in ("step", "run", "reset", "quantize_input")]
+    code = {fn for fn in reachable(api, frames, calls)
+            if fn.startswith(("rnnmcu_", prefix)) and fn in syms and syms[fn][2] in ("T", "t")}
+    kernel = sum(syms[fn][1] for fn in code)
+    # the model's constant arrays are file-local (static const): lower-case t/r, like its file-local
+    # functions (a stacked model's <name>_forward), which are code
+    model_const = {k: v for k, v in syms.items() if k.startswith(prefix) and v[2] in ("t", "r") and k not in code}
     weights = sum(v[1] for k, v in model_const.items() if re.search(r"_(w|u|u_cand)$", k))
     const_bytes = sum(v[1] for v in model_const.values())
     state = syms["rnnmcu_app_state"][1]
