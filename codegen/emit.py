@@ -123,6 +123,25 @@ def _out_dim(l) -> int:
     return l.dim
 
 
+def split_shift(sh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NUMERICS.md's requantisation shift ``sh`` as rnnmcu_rq32_le takes it: a left shift
+    ``l = max(33 - sh, 0)`` of the accumulator and a right shift ``e = max(sh - 33, 0)`` of the
+    product's high word.  ``l`` is capped at 31: the proven bounds (check_narrow) allow ``l = 32``
+    only for a row whose accumulator is always 0, where any shift gives 0."""
+    sh = np.asarray(sh, dtype=np.int64)
+    return np.minimum(np.maximum(33 - sh, 0), 31), np.maximum(sh - 33, 0)
+
+
+def _row_records(name: str, l) -> str:
+    """The rnnmcu_row_q_t records of a quantised recurrent layer's gate rows."""
+    lx, ex = split_shift(l.shx)
+    lh, eh = split_shift(l.shh)
+    rows = [f"    {{ {int(a)}, {int(c)}, {int(b)}, {int(d)}, {int(e)}, {int(f)}, {int(g)} }},"
+            for a, c, b, d, e, f, g in zip(l.mx, l.mh, l.b, lx, ex, lh, eh)]
+    return (f"static const rnnmcu_row_q_t {name}[{len(rows)}] = {{ /* mx, mh, b, lx, ex, lh, eh */\n"
+            + "\n".join(rows) + "\n};\n")
+
+
 def _rec_decl(p: str, l, prec: str) -> str:
     """Weights and the parameter struct of one recurrent pass, named ``p``."""
     out = []
@@ -144,10 +163,12 @@ def _rec_decl(p: str, l, prec: str) -> str:
     out.append(c_array("int8_t", f"{p}_u", layout.pack(l.u[: 2 * n] if split else l.u), aligned=True))
     if split:
         out.append(c_array("int8_t", f"{p}_u_cand", layout.pack(l.u[2 * n:]), aligned=True))
-    for arr, ct in (("mx", "int32_t"), ("shx", "int8_t"), ("mh", "int32_t"), ("shh", "int8_t"),
-                    ("b", "int32_t"), ("b_rec", "int32_t"), ("tab_rec", "int16_t"),
-                    ("tab_act", "int16_t"), ("tab_out", "int16_t")):
-        out.append(c_array(ct, f"{p}_{arr}", getattr(l, arr)))
+    out.append(_row_records(f"{p}_rq", l))
+    pair = _base(l.cell) == "gru" and l.reset_after  # candidate rows keep their recurrent bias apart
+    if pair:
+        out.append(c_array("int32_t", f"{p}_b_rec", l.b_rec[2 * n:]))
+    for arr in ("tab_rec", "tab_act", "tab_out"):
+        out.append(c_array("int16_t", f"{p}_{arr}", getattr(l, arr)))
     if l.peephole:
         out.append(c_array("int16_t", f"{p}_p", l.p))
         out.append(c_array("int32_t", f"{p}_mp", l.mp))
@@ -155,8 +176,7 @@ def _rec_decl(p: str, l, prec: str) -> str:
     peep = f"{p}_p, {p}_mp, {p}_shp" if l.peephole else "0, 0, 0"
     out.append(f"static const rnnmcu_rnn_q_t {p} = {{ {CELL_ENUM[l.cell]}, {int(l.reset_after)}, {l.q}, {l.k}, "
                f"{l.input_dim}, {l.units}, {p}_w, {p}_u, {f'{p}_u_cand' if split else '0'}, "
-               f"{p}_mx, {p}_shx, {p}_mh, {p}_shh, {p}_b, "
-               f"{p}_b_rec, {p}_tab_rec, {p}_tab_act, {p}_tab_out, {peep} }};\n\n")
+               f"{p}_rq, {f'{p}_b_rec' if pair else '0'}, {p}_tab_rec, {p}_tab_act, {p}_tab_out, {peep} }};\n\n")
     return "".join(out)
 
 

@@ -1,6 +1,7 @@
 """The proven 32-bit pre-activation sums (codegen/NUMERICS.md): the quantiser keeps every W/U/Dense
-term and peephole term below NARROW_TERM for any input, rnnmcu_rq32 equals rnnmcu_rq on that
-domain (compiled C, under UBSan), and the generator refuses a quantised model that breaks the bounds."""
+term and peephole term below NARROW_TERM for any input, rnnmcu_rq32 (and rnnmcu_rq32_le with the
+shift split by the generator) equals rnnmcu_rq on that domain (compiled C, under UBSan), and the
+generator refuses a quantised model that breaks the bounds."""
 from __future__ import annotations
 
 import subprocess
@@ -23,10 +24,11 @@ DRIVER = r"""
 #include "rnnmcu_ops.h"
 int main(void)
 {
-    long acc, m, sh;
-    while (scanf("%ld %ld %ld", &acc, &m, &sh) == 3)
-        printf("%ld %ld\n", (long)rnnmcu_rq((int32_t)acc, (int32_t)m, (int32_t)sh),
-               (long)rnnmcu_rq32((int32_t)acc, (int32_t)m, (int32_t)sh));
+    long acc, m, sh, l, e;
+    while (scanf("%ld %ld %ld %ld %ld", &acc, &m, &sh, &l, &e) == 5)
+        printf("%ld %ld %ld\n", (long)rnnmcu_rq((int32_t)acc, (int32_t)m, (int32_t)sh),
+               (long)rnnmcu_rq32((int32_t)acc, (int32_t)m, (int32_t)sh),
+               (long)rnnmcu_rq32_le((int32_t)acc, (int32_t)m, (uint32_t)l, (uint32_t)e));
     return 0;
 }
 """
@@ -56,13 +58,19 @@ def test_rq32_equals_rq_on_the_proven_domain(tmp_path: Path, c_compilers, seed) 
                     "-fsanitize=undefined", "-fno-sanitize-recover=all", f"-I{REPO / 'firmware' / 'src'}",
                     str(src), "-o", str(exe)], check=True)
     cases = _proven_cases(np.random.default_rng(seed), 4000)
-    res = subprocess.run([str(exe)], input="".join(f"{a} {m} {s}\n" for a, m, s in cases),
+    # every shift the generator can emit, at the domain's edge: sh = 1 leaves only acc = 0, whose
+    # left shift of 32 the generator caps at 31
+    cases += [(0, 2 ** 30, 1), (0, 2 ** 31 - 1, 2), (1, 2 ** 30, 32), (-1, 2 ** 30, 33), (-(2 ** 20), 2 ** 30, 62)]
+    lsh, esh = emit.split_shift(np.array([sh for _, _, sh in cases]))
+    assert lsh.max() <= 31 and esh.min() >= 0
+    res = subprocess.run([str(exe)], input="".join(f"{a} {m} {s} {li} {ei}\n"
+                                                   for (a, m, s), li, ei in zip(cases, lsh, esh)),
                          capture_output=True, text=True, check=True)
     got = [tuple(map(int, line.split())) for line in res.stdout.splitlines()]
     assert len(got) == len(cases)
-    for (acc, M, sh), (rq, rq32) in zip(cases, got):
+    for (acc, M, sh), (rq, rq32, rq32_le) in zip(cases, got):
         want = (acc * M + (1 << (sh - 1))) >> sh  # NUMERICS.md: rq
-        assert rq == want and rq32 == want, (acc, M, sh, rq, rq32, want)
+        assert rq == want and rq32 == want and rq32_le == want, (acc, M, sh, rq, rq32, rq32_le, want)
     assert res.stderr == ""
 
 

@@ -26,6 +26,17 @@ typedef enum {
 /* Human-readable text for a status (designated initialisers: cannot drift from the enum). */
 const char *rnnmcu_status_str(int status);
 
+/* What a gate row of an integer recurrent layer needs after its two dot products, in one record
+ * (one pointer, fixed offsets): pre = rq(W x; mx, lx, ex) + rq(U h; mh, lh, eh) + b, with
+ * rq(acc; m, l, e) = rnnmcu_rq32_le (the shift of NUMERICS.md split by the generator). */
+typedef struct {
+    int32_t mx;            /* input-side multiplier */
+    int32_t mh;            /* recurrent-side multiplier */
+    int32_t b;             /* bias in the pre-activation domain */
+    uint8_t lx, ex;        /* input-side left and right shift */
+    uint8_t lh, eh;        /* recurrent-side left and right shift */
+} rnnmcu_row_q_t;
+
 /* Integer recurrent layer (int8 weights; activations int8 or int16). */
 typedef struct {
     uint8_t cell;          /* rnnmcu_cell_t */
@@ -37,12 +48,8 @@ typedef struct {
     const int8_t *w;       /* (G*units, input_dim) */
     const int8_t *u;       /* (G*units, units); GRU reset_after=0: the z and r rows only (2*units) */
     const int8_t *u_cand;  /* GRU reset_after=0: the candidate rows of U (units, units); else NULL */
-    const int32_t *mx;     /* per row: input-side multiplier ... */
-    const int8_t *shx;     /* ... and right shift */
-    const int32_t *mh;     /* per row: recurrent-side multiplier ... */
-    const int8_t *shh;     /* ... and right shift */
-    const int32_t *b;      /* per row: bias in the pre-activation domain */
-    const int32_t *b_rec;  /* per row: GRU reset_after recurrent bias (candidate rows) */
+    const rnnmcu_row_q_t *rq; /* per gate row (G*units) */
+    const int32_t *b_rec;  /* GRU reset_after: the candidate rows' recurrent bias (units); else NULL */
     const int16_t *tab_rec;
     const int16_t *tab_act;
     const int16_t *tab_out;

@@ -33,7 +33,7 @@ RNNMCU_INLINE int64_t rnnmcu_rq(int32_t acc, int32_t m, int32_t sh)
     if (sh <= 32) {
         /* acc * 2^d with sh + d = 33 gives the same value exactly, when it fits in 32 bits */
         const int32_t d = 33 - sh, lim = d < 31 ? (int32_t)(INT32_MAX >> d) : 0;
-        if (acc > lim || acc < -lim - 1)
+        if (d > 31 || acc > lim || acc < -lim - 1) /* sh = 1: a shift of 32 never fits */
             return ((int64_t)acc * m + ((int64_t)1 << (sh - 1))) >> sh;
         acc = (int32_t)((uint32_t)acc << d);
         sh = 33;
@@ -53,9 +53,20 @@ RNNMCU_INLINE int32_t rnnmcu_rq32(int32_t acc, int32_t m, int32_t sh)
      * (hi + 2^(s-1)) >> s == ((hi >> (s-1)) + 1) >> 1, one add fewer. */
     int32_t e = sh - 33;
     if (e < 0) {
-        acc = (int32_t)((uint32_t)acc << -e);
+        /* sh = 1 (a shift of 32) meets only acc == 0 on the proven domain: 31 gives the same 0
+         * without C's undefined full-width shift */
+        acc = (int32_t)((uint32_t)acc << (e < -31 ? 31 : -e));
         e = 0;
     }
+    return (((int32_t)(((int64_t)acc * m) >> 32) >> e) + 1) >> 1;
+}
+
+/* rnnmcu_rq32 with its shift already split by the generator into l = max(33 - sh, 0) (at most
+ * 31: a larger l only meets acc == 0) and e = max(sh - 33, 0): no branch on the shift, one
+ * instruction each (the per-row records of a recurrent layer, rnnmcu_row_q_t). */
+RNNMCU_INLINE int32_t rnnmcu_rq32_le(int32_t acc, int32_t m, uint32_t l, uint32_t e)
+{
+    acc = (int32_t)((uint32_t)acc << l);
     return (((int32_t)(((int64_t)acc * m) >> 32) >> e) + 1) >> 1;
 }
 

@@ -30,7 +30,9 @@ void RNNMCU_FN(rnnmcu_matvec)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t r
 
 /* The pre-activation of row r before saturation: both requantised products plus the bias, in
  * int32 (the generator proves each term below 2^26 and clamps biases to 2^28: check_narrow). */
-#define RNNMCU_PRE(r) (rnnmcu_rq32(ax[r], mx[r], shx[r]) + rnnmcu_rq32(ah[r], mh[r], shh[r]) + b[r])
+#define RNNMCU_PRE(r)                                                    \
+    (rnnmcu_rq32_le(ax[r], rq[r].mx, rq[r].lx, rq[r].ex) +                \
+     rnnmcu_rq32_le(ah[r], rq[r].mh, rq[r].lh, rq[r].eh) + rq[r].b)
 
 /* A peephole term p * v (int16 x int16) requantised into the recurrent pre-activation; proven
  * below 2^26, so the int64 of rnnmcu_rq narrows exactly. */
@@ -47,12 +49,9 @@ void RNNMCU_FN(rnnmcu_matvec)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t r
 #define RNNMCU_PHASE static
 #endif
 
-/* What a phase starts with: the per-row constants of the layer; ax holds W x (then the gate
- * values), ah holds U h. */
-#define RNNMCU_ROW_LOCALS                                              \
-    const int32_t *const mx = p->mx, *const mh = p->mh;                \
-    const int8_t *const shx = p->shx, *const shh = p->shh;             \
-    const int32_t *const b = p->b
+/* What a phase starts with: the per-row records of the layer (rnnmcu_row_q_t); ax holds W x
+ * (then the gate values), ah holds U h. */
+#define RNNMCU_ROW_LOCALS const rnnmcu_row_q_t *const rq = p->rq
 
 /* ax[r] = tab(sat16(pre(r))) for the rows [r0, r1): the gates without peepholes */
 RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gate_rows)(const rnnmcu_rnn_q_t *p, int32_t *ax, const int32_t *ah,
@@ -180,15 +179,15 @@ void RNNMCU_FN(rnnmcu_peephole_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_
 /* GRU reset_after=1: the candidate pre-activation px + r * (U_c h + b_rec), saturated, into ax */
 RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_cand_after)(const rnnmcu_rnn_q_t *p, int32_t *ax, const int32_t *ah)
 {
-    RNNMCU_ROW_LOCALS;
     const uint16_t n = p->units;
     const int32_t q = p->q;
-    const int32_t *const b_rec = p->b_rec;
+    const int32_t *const b_rec = p->b_rec; /* the candidate rows' own */
+    const rnnmcu_row_q_t *const rq = p->rq;
     uint16_t j;
     for (j = 0; j < n; j++) {
         const uint32_t row = 2u * n + j;
-        const int32_t px = rnnmcu_sat16_32(rnnmcu_rq32(ax[row], mx[row], shx[row]) + b[row]);
-        const int32_t ph = rnnmcu_sat16_32(rnnmcu_rq32(ah[row], mh[row], shh[row]) + b_rec[row]);
+        const int32_t px = rnnmcu_sat16_32(rnnmcu_rq32_le(ax[row], rq[row].mx, rq[row].lx, rq[row].ex) + rq[row].b);
+        const int32_t ph = rnnmcu_sat16_32(rnnmcu_rq32_le(ah[row], rq[row].mh, rq[row].lh, rq[row].eh) + b_rec[j]);
         ax[row] = rnnmcu_sat16_32(px + rnnmcu_rshr(ax[n + j] * ph, q));
     }
 }
