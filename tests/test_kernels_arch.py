@@ -1,7 +1,8 @@
 """Per-arch matvec kernels (firmware/src/arch/<arch>/) and the blocked weight layout: the layout
 round-trips, an arch kernel replaces the portable file of the same name (and only on its arch),
 and every kernel variant is bit-exact with the integer reference on its emulated board, on
-shapes that exercise the padding (rows and columns not multiples of 4, GRU's split U)."""
+shapes that exercise the padding (rows and columns not multiples of 4, GRU's split U) and the
+loops' entry cases (0, 1 and 2 whole chunks of columns)."""
 from __future__ import annotations
 
 import numpy as np
@@ -51,9 +52,12 @@ def odd_models(tmp_path_factory):
     # activation minimum and maximum, the corners of the kernels' arithmetic (e.g. Xtensa's offset form)
     xs = np.concatenate([x, np.sign(x[:1]) * 1e3]).astype(np.float32)
     save_npz(d / "data.npz", Dataset(x=xs, lengths=np.array([12, 7, 10, 12])))
-    layers = [random_recurrent(rng, "lstm", F, 7, return_sequences=True),
-              random_recurrent(rng, "gru", 7, 5, reset_after=False),
-              ir.Dense(W=rng.normal(0, 0.5, (3, 5)), b=rng.normal(0, 0.1, 3))]
+    # columns per matrix: 6, 9 | 9, 5 | 5, 3 | 3, i.e. 0, 1 and 2 whole chunks of 4 (the Cortex-M
+    # loop takes two chunks per turn and enters an odd count halfway) with and without a tail
+    layers = [random_recurrent(rng, "lstm", F, 9, return_sequences=True),
+              random_recurrent(rng, "gru", 9, 5, reset_after=False, return_sequences=True),
+              random_recurrent(rng, "simple", 5, 3),
+              ir.Dense(W=rng.normal(0, 0.5, (3, 3)), b=rng.normal(0, 0.1, 3))]
     model = ir.Model(name="arch_odd", input_dim=F, layers=layers, norm_mean=np.zeros(F), norm_std=np.full(F, 2.0))
     out = {}
     for precision in ("int8", "int16"):
