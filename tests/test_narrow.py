@@ -50,13 +50,20 @@ def _proven_cases(rng: np.random.Generator, n: int) -> list[tuple[int, int, int]
     return out
 
 
-def test_rq32_equals_rq_on_the_proven_domain(tmp_path: Path, c_compilers, seed) -> None:
-    src = tmp_path / "rq.c"
-    src.write_text(DRIVER)
-    exe = tmp_path / "rq"
+def _compile(c_compilers, tmp_path: Path, name: str, text: str, soft_mulhi: bool) -> Path:
+    src = tmp_path / f"{name}.c"
+    src.write_text(text)
+    exe = tmp_path / name
     subprocess.run([c_compilers["gcc"], "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2",
                     "-fsanitize=undefined", "-fno-sanitize-recover=all", f"-I{REPO / 'firmware' / 'src'}",
-                    str(src), "-o", str(exe)], check=True)
+                    *(["-DRNNMCU_SOFT_MULHI"] if soft_mulhi else []), str(src), "-o", str(exe)], check=True)
+    return exe
+
+
+# soft_mulhi: the 16-bit-halves high product that Xtensa cores without MULSH (LX106) compile
+@pytest.mark.parametrize("soft_mulhi", [False, True], ids=["mulhi64", "soft_mulhi"])
+def test_rq32_equals_rq_on_the_proven_domain(tmp_path: Path, c_compilers, seed, soft_mulhi) -> None:
+    exe = _compile(c_compilers, tmp_path, "rq", DRIVER, soft_mulhi)
     cases = _proven_cases(np.random.default_rng(seed), 4000)
     # every shift the generator can emit, at the domain's edge: sh = 1 leaves only acc = 0, whose
     # left shift of 32 the generator caps at 31
@@ -72,6 +79,33 @@ def test_rq32_equals_rq_on_the_proven_domain(tmp_path: Path, c_compilers, seed) 
         want = (acc * M + (1 << (sh - 1))) >> sh  # NUMERICS.md: rq
         assert rq == want and rq32 == want and rq32_le == want, (acc, M, sh, rq, rq32, rq32_le, want)
     assert res.stderr == ""
+
+
+MULHI_DRIVER = r"""
+#include <stdio.h>
+#include "rnnmcu_ops.h"
+int main(void)
+{
+    long a, b;
+    while (scanf("%ld %ld", &a, &b) == 2)
+        printf("%ld\n", (long)rnnmcu_mulhi((int32_t)a, (int32_t)b));
+    return 0;
+}
+"""
+
+
+def test_soft_mulhi_is_the_high_word_of_the_64_bit_product(tmp_path: Path, c_compilers, seed) -> None:
+    exe = _compile(c_compilers, tmp_path, "mulhi", MULHI_DRIVER, soft_mulhi=True)
+    edges = [-2 ** 31, -2 ** 31 + 1, -65536, -65535, -32769, -32768, -1, 0, 1, 32767, 32768, 65535, 65536,
+             2 ** 31 - 1]
+    rng = np.random.default_rng(seed)
+    pairs = [(a, b) for a in edges for b in edges] + \
+        [tuple(map(int, rng.integers(-2 ** 31, 2 ** 31, 2))) for _ in range(5000)]
+    res = subprocess.run([str(exe)], input="".join(f"{a} {b}\n" for a, b in pairs),
+                         capture_output=True, text=True, check=True)
+    got = [int(v) for v in res.stdout.split()]
+    assert got == [(a * b) >> 32 for a, b in pairs]
+    assert res.stderr == ""  # UBSan: no partial sum overflows
 
 
 def test_zero_multiplier_takes_the_no_preshift_path() -> None:

@@ -22,6 +22,28 @@ RNNMCU_INLINE int32_t rnnmcu_sat(int64_t v, int32_t lo, int32_t hi)
     return v > hi ? hi : (v < lo ? lo : (int32_t)v);
 }
 
+/* The high word of the 64-bit product a * b, i.e. floor(a * b / 2^32).  One SMULL (Cortex-M) or
+ * MULH (RV32IM), and MULSH on ESP32's LX6/LX7.  Xtensa cores without MULSH (ESP8266's LX106,
+ * built with the call0 ABI) would call the library's 64-bit multiply (about 30 instructions and a
+ * call); there it is four 32-bit MULLs on 16-bit halves (the signed high-product method of
+ * Hacker's Delight, section 8-2), every partial sum provably inside int32.  RNNMCU_SOFT_MULHI
+ * forces that path (tests check it against the 64-bit product). */
+#if defined(RNNMCU_SOFT_MULHI) || (defined(__XTENSA__) && defined(__XTENSA_CALL0_ABI__))
+RNNMCU_INLINE int32_t rnnmcu_mulhi(int32_t a, int32_t b)
+{
+    const uint32_t a0 = (uint32_t)a & 0xFFFFu, b0 = (uint32_t)b & 0xFFFFu; /* low halves, unsigned */
+    const int32_t a1 = a >> 16, b1 = b >> 16;                                /* high halves, signed */
+    const int32_t t = a1 * (int32_t)b0 + (int32_t)((a0 * b0) >> 16);       /* |t| < 2^31 */
+    const int32_t w1 = (int32_t)((uint32_t)t & 0xFFFFu) + (int32_t)a0 * b1; /* |w1| < 2^31 */
+    return a1 * b1 + (t >> 16) + (w1 >> 16);
+}
+#else
+RNNMCU_INLINE int32_t rnnmcu_mulhi(int32_t a, int32_t b)
+{
+    return (int32_t)(((int64_t)a * b) >> 32);
+}
+#endif
+
 /* Requantise an accumulator: (acc * m + 2^(sh-1)) >> sh with a 64-bit product; 1 <= sh <= 62.
  * For sh > 32 (the usual case) the same value comes from the high word of the product alone:
  * 2^(sh-1) is then a multiple of 2^32, so with P = acc*m = H*2^32 + L (0 <= L < 2^32),
@@ -39,7 +61,7 @@ RNNMCU_INLINE int64_t rnnmcu_rq(int32_t acc, int32_t m, int32_t sh)
         sh = 33;
     }
     {
-        const int32_t hi = (int32_t)(((int64_t)acc * m) >> 32);
+        const int32_t hi = rnnmcu_mulhi(acc, m);
         return (hi + ((int32_t)1 << (sh - 33))) >> (sh - 32);
     }
 }
@@ -58,7 +80,7 @@ RNNMCU_INLINE int32_t rnnmcu_rq32(int32_t acc, int32_t m, int32_t sh)
         acc = (int32_t)((uint32_t)acc << (e < -31 ? 31 : -e));
         e = 0;
     }
-    return (((int32_t)(((int64_t)acc * m) >> 32) >> e) + 1) >> 1;
+    return ((rnnmcu_mulhi(acc, m) >> e) + 1) >> 1;
 }
 
 /* rnnmcu_rq32 with its shift already split by the generator into l = max(33 - sh, 0) (at most
@@ -67,7 +89,7 @@ RNNMCU_INLINE int32_t rnnmcu_rq32(int32_t acc, int32_t m, int32_t sh)
 RNNMCU_INLINE int32_t rnnmcu_rq32_le(int32_t acc, int32_t m, uint32_t l, uint32_t e)
 {
     acc = (int32_t)((uint32_t)acc << l);
-    return (((int32_t)(((int64_t)acc * m) >> 32) >> e) + 1) >> 1;
+    return ((rnnmcu_mulhi(acc, m) >> e) + 1) >> 1;
 }
 
 /* sat16 of a value known to fit in int32 (one SSAT on Cortex-M) */
