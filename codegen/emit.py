@@ -174,7 +174,9 @@ def _rec_decl(p: str, l, prec: str) -> str:
         out.append(c_array("int32_t", f"{p}_mp", l.mp))
         out.append(c_array("int8_t", f"{p}_shp", l.shp))
     peep = f"{p}_p, {p}_mp, {p}_shp" if l.peephole else "0, 0, 0"
+    unit_gate = int(np.min(l.tab_rec) >= 0 and np.max(l.tab_rec) <= 2 ** l.q)  # GRU's blend fits int32
     out.append(f"static const rnnmcu_rnn_q_t {p} = {{ {CELL_ENUM[l.cell]}, {int(l.reset_after)}, {l.q}, {l.k}, "
+               f"{unit_gate}, "
                f"{l.input_dim}, {l.units}, {p}_w, {p}_u, {f'{p}_u_cand' if split else '0'}, "
                f"{p}_rq, {f'{p}_b_rec' if pair else '0'}, {p}_tab_rec, {p}_tab_act, {p}_tab_out, {peep} }};\n\n")
     return "".join(out)

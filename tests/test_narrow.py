@@ -175,6 +175,25 @@ def test_lstm_with_no_fractional_gate_bits_takes_the_64_bit_cell_sum(precision, 
     assert np.array_equal(c_outputs(model, q, x, L, tmp_path), expected_stream(model, q, x, L))
 
 
+@pytest.mark.parametrize("rec_act,unit_gate", [("sigmoid", 1), ("tanh", 0)])
+@pytest.mark.parametrize("precision", ["int8", "int16"])
+def test_gru_blend_is_int32_only_for_a_gate_in_zero_one(rec_act, unit_gate, precision, seed, tmp_path: Path) -> None:
+    """GRU's h = z*h + (1-z)*h~ is an int32 sum in the C when the recurrent activation's table
+    stays in [0, 2^q] (rnnmcu_rnn_q_t.unit_gate); a gate that can be negative (tanh) makes
+    (1 - z) up to 2 and the sum may pass 2^31, so it keeps 64 bits.  Large weights drive z, h and
+    h~ to their extremes; the C must equal the integer reference either way."""
+    rng = np.random.default_rng(seed)
+    F = 3
+    layer = random_recurrent(rng, "gru", F, 8, recurrent_activation=rec_act, scale=4.0)
+    model = ir.Model(name="blend", input_dim=F, layers=[layer], norm_mean=np.zeros(F), norm_std=np.ones(F))
+    x = (rng.normal(0, 3, (4, 8, F))).astype(np.float32)
+    q = quantize.quantize(model, x, None, precision)
+    src = emit.generate_sources(model, q).source
+    assert f"{{ RNNMCU_CELL_GRU, 1, {q.layers[0].q}, {q.layers[0].k}, {unit_gate}, " in src
+    L = np.full(4, 8)
+    assert np.array_equal(c_outputs(model, q, x, L, tmp_path), expected_stream(model, q, x, L))
+
+
 def test_a_gate_range_beyond_int16_is_refused() -> None:
     model, x = _linear_gate_lstm(2e4)
     with pytest.raises(QuantizationError, match="recurrent activation 'linear' reaches .* int16 gate") as e:

@@ -43,6 +43,8 @@ typedef struct {
     uint8_t reset_after;   /* GRU only */
     uint8_t q;             /* gate fractional bits */
     uint8_t k;             /* extra fractional bits of table outputs that become h */
+    uint8_t unit_gate;     /* 1: tab_rec's values lie in [0, 2^q] (a sigmoid-like recurrent
+                            * activation), so GRU's blend z*h + (1-z)*h~ fits int32 */
     uint16_t input_dim;
     uint16_t units;
     const int8_t *w;       /* (G*units, input_dim) */

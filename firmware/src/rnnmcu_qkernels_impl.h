@@ -223,6 +223,7 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_update)(const rnnmcu_rnn_q_t *p, const in
     const int32_t q = p->q, k = p->k;
     const int16_t *const pp = p->p;
     const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
+    const int unit_gate = p->unit_gate;
     uint16_t j;
     for (j = 0; j < n; j++) {
         const int32_t ht = rnnmcu_table(tab_act, ax[2u * n + j]);
@@ -231,9 +232,15 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_update)(const rnnmcu_rnn_q_t *p, const in
             zz += RNNMCU_PEEP(pp[j] * ht, 0);
         {
             const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
-            const int64_t num = (int64_t)z * ((int32_t)h[j] * ((int32_t)1 << k)) +
-                                (int64_t)(((int32_t)1 << q) - z) * ht;
-            h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
+            const int32_t hk = (int32_t)h[j] * ((int32_t)1 << k);
+            if (unit_gate) {
+                /* z in [0, 2^q] makes the blend a convex combination of hk and ht (each at most
+                 * 2^15 + 2^k in magnitude) scaled by 2^q <= 2^15: below 2^31 with its rounding */
+                h[j] = SAT_ACT32(rnnmcu_rshr(z * hk + (((int32_t)1 << q) - z) * ht, q + k));
+            } else {
+                const int64_t num = (int64_t)z * hk + (int64_t)(((int32_t)1 << q) - z) * ht;
+                h[j] = SAT_ACT(rnnmcu_rshr64(num, q + k));
+            }
         }
     }
 }
