@@ -234,8 +234,9 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_update)(const rnnmcu_rnn_q_t *p, const in
             const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
             const int32_t hk = (int32_t)h[j] * ((int32_t)1 << k);
             if (unit_gate) {
-                /* z in [0, 2^q] makes the blend a convex combination of hk and ht (each at most
-                 * 2^15 + 2^k in magnitude) scaled by 2^q <= 2^15: below 2^31 with its rounding */
+                /* z in [0, 2^q] makes the blend a convex combination of hk and ht (both int16
+                 * range: h is int16 with k = 0 or int8 with k = 8) scaled by 2^q <= 2^15: at most
+                 * 2^30, and 2^(q+k-1) <= 2^22 of rounding keeps it below 2^31 */
                 h[j] = SAT_ACT32(rnnmcu_rshr(z * hk + (((int32_t)1 << q) - z) * ht, q + k));
             } else {
                 const int64_t num = (int64_t)z * hk + (int64_t)(((int32_t)1 << q) - z) * ht;
