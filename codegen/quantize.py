@@ -137,7 +137,16 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
         raise InputError(f"unknown precision {precision!r}", "use int8, int16 or float32")
     stats = float_ref.Stats()
     xc, Lc, _ = float_ref.compress(model, x, lengths)
-    float_ref.forward(model, xc, Lc, stats=stats, masked=False, all_steps=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by name
+        float_ref.forward(model, xc, Lc, stats=stats, masked=False, all_steps=True)
+    overflow = sorted(name for name, m in stats.maxabs.items() if not math.isfinite(m))
+    if overflow and precision != "float32":
+        more = f" and {len(overflow) - 1} more" if len(overflow) > 1 else ""
+        raise QuantizationError(f"the calibration run overflows float32 in layer {overflow[0].split('.')[0]} "
+                                f"(tensor {overflow[0]}{more}): no fixed-point range can hold it",
+                                "bound the activation that overflows (e.g. softplus or a clipped "
+                                "activation instead of exponential), or calibrate with data in the "
+                                "range the model was trained on")
     if precision == "float32":
         return _finish(model, QModel(precision="float32", in_mean=model.norm_mean.astype(np.float32),
                                      in_inv=(1.0 / model.norm_std.astype(np.float64)).astype(np.float32),

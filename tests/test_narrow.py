@@ -194,6 +194,17 @@ def test_gru_blend_is_int32_only_for_a_gate_in_zero_one(rec_act, unit_gate, prec
     assert np.array_equal(c_outputs(model, q, x, L, tmp_path), expected_stream(model, q, x, L))
 
 
+def test_a_calibration_that_overflows_float32_is_refused_by_name() -> None:
+    """An exponential activation fed back on itself overflows float32 during calibration: the
+    quantiser names the tensor instead of failing on a NaN multiplier."""
+    rng = np.random.default_rng(0)
+    layer = random_recurrent(rng, "simple", 2, 4, activation="exponential", scale=3.0)
+    model = ir.Model(name="boom", input_dim=2, layers=[layer], norm_mean=np.zeros(2), norm_std=np.ones(2))
+    x = np.full((2, 40, 2), 5.0, np.float32)
+    with pytest.raises(QuantizationError, match="overflows float32 in layer 0"):
+        quantize.quantize(model, x, None, "int8")
+
+
 def test_a_gate_range_beyond_int16_is_refused() -> None:
     model, x = _linear_gate_lstm(2e4)
     with pytest.raises(QuantizationError, match="recurrent activation 'linear' reaches .* int16 gate") as e:
