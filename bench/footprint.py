@@ -160,12 +160,12 @@ def reachable(roots: list[str], frames: dict[str, int | None], calls: dict[str, 
     return {fn.rsplit(":", 1)[-1] for fn in seen}
 
 
-def measure(board: str, name: str, model, precision: str, work: Path) -> dict:
+def measure(board: str, name: str, model, precision: str, work: Path, wide: bool = False) -> dict:
     b = load_board(board)
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (8, 32, F)).astype(np.float32)
     q = quantize.quantize(model, x, None, precision)
-    emit.generate(model, q, str(work / "gen"))
+    emit.generate(model, q, str(work / "gen"), wide=wide)
     proj = platformio.generate_project(b, work / "gen", work / "proj")
     with_stack_usage(proj)
     res = platformio.build(proj, b)
@@ -231,6 +231,7 @@ def main() -> int:
     ap.add_argument("--precision", default="int8")
     ap.add_argument("--units", default="16,32,64,128")
     ap.add_argument("--json", default=str(REPO / "bench" / "footprint.json"))
+    ap.add_argument("--wide-weights", action="store_true", help="the int16 weight layout (rnnmcu build --wide-weights)")
     a = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="rnnmcu-footprint-"))
     rows = []
@@ -238,7 +239,7 @@ def main() -> int:
     for board in a.boards.split(","):
         for name, model in models([int(u) for u in a.units.split(",")]):
             i += 1
-            r = measure(board, name, model, a.precision, root / f"m{i}")
+            r = measure(board, name, model, a.precision, root / f"m{i}", a.wide_weights)
             print(f"{board} {name}: {r}", file=sys.stderr)
             rows.append(r)
     Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
@@ -250,7 +251,7 @@ def main() -> int:
     for r in rows:
         print(f"{r['board']:<11} {r['model']:<24} " + " ".join(f"{r[c[1]]:>12,}" for c in cols))
     outside = sorted(set().union(*(r["inference_stack_outside"] for r in rows))) if rows else []
-    print(f"bytes, {a.precision}; rt flash ovh = flash - model const (runtime kernels + app + protocol + "
+    print(f"bytes, {a.precision}{' with wide (int16) weights' if a.wide_weights else ''}; rt flash ovh = flash - model const (runtime kernels + app + protocol + "
           f"board start-up + libc); stack HWM painted on the device (whole firmware); infer. stack = "
           f"the deepest call chain under <model>_step/_run from GCC's -fstack-usage"
           + (f" (not counting libc's {', '.join(outside)})" if outside else "") + f"; JSON: {a.json}")

@@ -1,7 +1,8 @@
 """Step cost on the emulated boards: instructions per timestep, multiply-accumulates per step and
 instructions per MAC, for SimpleRNN / LSTM / GRU at 16, 32, 64 and 128 units (6 inputs), one
 stacked and one bidirectional model, in int8 and int16 with the board's arch kernels, in int8
-with the portable C only (the project generated without firmware/src/arch/), and in float32.
+with the wide weight layout (rnnmcu build --wide-weights: int16 weights), in int8 with the
+portable C only (the project generated without firmware/src/arch/), and in float32.
 
     .venv/bin/python bench/step_cost.py [--boards qemu-m4,qemu-rv32,qemu-lx106] [--units 16,32,64,128]
                                         [--json out.json] [--jobs 2]
@@ -36,7 +37,7 @@ from codegen_helpers import random_recurrent  # noqa: E402
 
 F = 6
 BOARDS = ["qemu-m4", "qemu-rv32", "qemu-lx106"]
-VARIANTS = ["int8", "int16", "int8-portable", "float32"]
+VARIANTS = ["int8", "int16", "int8-wide", "int8-portable", "float32"]
 REPEATS = 40
 
 
@@ -86,7 +87,7 @@ def measure(board: str, model: ir.Model, variant: str, work: Path) -> dict:
     except RnnmcuError as exc:
         return {"na": f"n/a (quantize: {exc})"}
     gen, proj = work / "gen", work / "proj"
-    emit.generate(model, q, str(gen))
+    emit.generate(model, q, str(gen), wide=variant.endswith("-wide"))
     try:
         res = platformio.build(platformio.generate_project(b, gen, proj, arch=variant != "int8-portable"), b)
     except RnnmcuError as exc:

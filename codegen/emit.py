@@ -13,6 +13,7 @@ import numpy as np
 import rnnmcu
 from rnnmcu import ir
 from rnnmcu.atomic import atomic_file
+from rnnmcu.errors import InputError
 from rnnmcu.codegen import layout
 from rnnmcu.codegen.quantize import check_narrow
 from rnnmcu.codegen.qmodel import QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax
@@ -142,8 +143,9 @@ def _row_records(name: str, l) -> str:
             + "\n".join(rows) + "\n};\n")
 
 
-def _rec_decl(p: str, l, prec: str) -> str:
-    """Weights and the parameter struct of one recurrent pass, named ``p``."""
+def _rec_decl(p: str, l, prec: str, wide: bool = False) -> str:
+    """Weights and the parameter struct of one recurrent pass, named ``p``; ``wide``: W and U in
+    the int16 layout of layout.pack_wide."""
     out = []
     if prec == "float32":
         out.append(c_array("float", f"{p}_w", l.W))
@@ -159,10 +161,11 @@ def _rec_decl(p: str, l, prec: str) -> str:
         return "".join(out)
     split = _base(l.cell) == "gru" and not l.reset_after  # U's candidate rows act on r*h: own matrix
     n = l.units
-    out.append(c_array("int8_t", f"{p}_w", layout.pack(l.w), aligned=True))
-    out.append(c_array("int8_t", f"{p}_u", layout.pack(l.u[: 2 * n] if split else l.u), aligned=True))
+    wt, pk = ("int16_t", layout.pack_wide) if wide else ("int8_t", layout.pack)
+    out.append(c_array(wt, f"{p}_w", pk(l.w), aligned=True))
+    out.append(c_array(wt, f"{p}_u", pk(l.u[: 2 * n] if split else l.u), aligned=True))
     if split:
-        out.append(c_array("int8_t", f"{p}_u_cand", layout.pack(l.u[2 * n:]), aligned=True))
+        out.append(c_array(wt, f"{p}_u_cand", pk(l.u[2 * n:]), aligned=True))
     out.append(_row_records(f"{p}_rq", l))
     pair = _base(l.cell) == "gru" and l.reset_after  # candidate rows keep their recurrent bias apart
     if pair:
@@ -175,18 +178,28 @@ def _rec_decl(p: str, l, prec: str) -> str:
         out.append(c_array("int8_t", f"{p}_shp", l.shp))
     peep = f"{p}_p, {p}_mp, {p}_shp" if l.peephole else "0, 0, 0"
     unit_gate = int(np.min(l.tab_rec) >= 0 and np.max(l.tab_rec) <= 2 ** l.q)  # GRU's blend fits int32
+    ptrs = f"{p}_w, {p}_u, {f'{p}_u_cand' if split else '0'}"
+    weights = f"0, 0, 0, {ptrs}" if wide else f"{ptrs}, 0, 0, 0"  # (w, u, u_cand), then the wide three
     out.append(f"static const rnnmcu_rnn_q_t {p} = {{ {CELL_ENUM[l.cell]}, {int(l.reset_after)}, {l.q}, {l.k}, "
                f"{unit_gate}, "
-               f"{l.input_dim}, {l.units}, {p}_w, {p}_u, {f'{p}_u_cand' if split else '0'}, "
+               f"{l.input_dim}, {l.units}, {weights}, "
                f"{p}_rq, {f'{p}_b_rec' if pair else '0'}, {p}_tab_rec, {p}_tab_act, {p}_tab_out, {peep} }};\n\n")
     return "".join(out)
 
 
-def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None) -> Generated:
+def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None,
+                     wide: bool = False) -> Generated:
+    """The model's C.  ``wide``: recurrent weights in the int16 layout (twice their flash, for the
+    Cortex-M DSP kernel that then needs no SXTB16 on weights; rnnmcu build --wide-weights)."""
     name = model.name
     prec = q.precision
+    if wide and prec == "float32":
+        raise InputError("--wide-weights stores int8 weights as int16 for the integer kernels; "
+                         "a float32 model has float weights",
+                         "leave --wide-weights out, or convert with --precision int8 or int16")
     T_ = CTYPE[prec]
     sfx = SFX[prec]
+    wsfx = "w16_" if wide else ""  # the wide layout's step functions: rnnmcu_<cell>_step_w16_<sfx>
     U = name.upper()
     if prec != "float32":
         check_narrow(q)
@@ -225,6 +238,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
          f"#define RNNMCU_{U}_OUTPUT_SEQUENCE {int(seq_out)} /* run() writes T * OUTPUT_DIM values */\n",
          f"#define RNNMCU_{U}_WINDOW_ONLY {int(window)} /* 1: no {name}_step(); use {name}_run() */\n",
          f"#define RNNMCU_{U}_MASKING {int(model.mask_value is not None)}\n",
+         f"#define RNNMCU_{U}_WIDE_WEIGHTS {int(wide)} /* 1: recurrent weights stored as int16 (--wide-weights) */\n",
          f"#define RNNMCU_{U}_OUTPUT_SCALE {_fmt_float(q.s_out)} /* real output = value * scale */\n\n",
          f"typedef {T_} {name}_value_t;\n\n",
          "typedef struct {\n"]
@@ -255,7 +269,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     for i, l in enumerate(layers):
         p = f"{name}_l{i}"
         for sfx_, d in _directions(i, l):
-            c.append(_rec_decl(f"{name}_l{sfx_}", d, prec))
+            c.append(_rec_decl(f"{name}_l{sfx_}", d, prec, wide))
         if isinstance(l, QBidirectional) and l.merge_mode != "concat":
             c.append(f"static const rnnmcu_merge_q_t {p}_merge = {{ {MERGE_ENUM[l.merge_mode]}, {l.units}, "
                      f"{l.m}, {l.sh} }};\n\n")
@@ -285,7 +299,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         p = f"&{name}_l{i}"
         if _is_rec(l):
             cc = f"s->l{i}_c" if _base(l.cell) == "lstm" else "0"
-            return f"rnnmcu_{_step_fn(l, prec)}_step_{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
+            return f"rnnmcu_{_step_fn(l, prec)}_step_{wsfx}{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
         if isinstance(l, QDense):
             return f"rnnmcu_dense_{sfx}({p}, {src}, {dst}, s->scratch);"
         if isinstance(l, ir.Dense):
@@ -443,9 +457,10 @@ def write_atomic(path: str, text: str) -> None:
         fh.write(text)
 
 
-def generate(model: ir.Model, q: QModel, out_dir: str, *, max_steps: int | None = None) -> list[str]:
+def generate(model: ir.Model, q: QModel, out_dir: str, *, max_steps: int | None = None,
+             wide: bool = False) -> list[str]:
     """Write the generated model files into ``out_dir``; returns their paths."""
-    g = generate_sources(model, q, max_steps=max_steps)
+    g = generate_sources(model, q, max_steps=max_steps, wide=wide)
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for fname, text in g.files().items():

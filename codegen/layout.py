@@ -47,6 +47,28 @@ def pack(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(blocks).ravel()
 
 
+# The wide layout (``rnnmcu build --wide-weights``): the same blocks and chunks, each weight an
+# int16 (twice the flash), and a row's chunk stored as (c0, c2, c1, c3), so that its two 32-bit
+# words are already the (w0, w2) and (w1, w3) halfword pairs that SMLAD multiplies with the
+# activation pairs (x0, x2) and (x1, x3): a Cortex-M DSP kernel then loads weights and needs no
+# SXTB16 for them.
+WIDE_ORDER = (0, 2, 1, 3)
+
+
+def pack_wide(w: np.ndarray) -> np.ndarray:
+    """The int16 array to emit for int8 matrix ``w`` in the wide layout above."""
+    blocks = pack(w).reshape(-1, COLS)
+    return np.ascontiguousarray(blocks[:, WIDE_ORDER]).astype(np.int16).ravel()
+
+
+def unpack_wide(packed: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The inverse of ``pack_wide`` (for tests and tools)."""
+    chunks = np.asarray(packed).reshape(-1, COLS)
+    narrow = np.empty_like(chunks)
+    narrow[:, WIDE_ORDER] = chunks
+    return unpack(narrow.astype(np.int8).ravel(), rows, cols)
+
+
 def unpack(packed: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """The inverse of ``pack`` (for tests and tools)."""
     rp, cp = padded(rows, ROWS), padded(cols, COLS)

@@ -74,9 +74,10 @@ def default_project_dir(board: str) -> Path:
 
 def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
                    out_dir: str | os.PathLike[str] | None = None, *, verbose: bool = False,
-                   framework: str | None = None, baud: int | None = None):
+                   framework: str | None = None, baud: int | None = None, wide: bool = False):
     """Generate the model C for ``model_path`` (.rnnmcu), a firmware project for ``board`` (with
-    ``framework``, default the board's) in ``out_dir`` and build it.  Returns
+    ``framework``, default the board's) in ``out_dir`` and build it; ``wide``: recurrent weights
+    in the int16 layout (twice their flash; faster on Cortex-M with DSP).  Returns
     rnnmcu.platformio.BuildResult; a real board that cannot be built here raises ToolchainError
     after writing the project (its message names the folder and the command to finish)."""
     from rnnmcu import platformio
@@ -97,8 +98,12 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
         raise ToolchainError(f"the rnnmcu code generator cannot be imported: {exc}",
                              "reinstall rnnmcu") from exc
     ir_model, q = qmodel.load(str(model))
+    if wide and b.arch != "arm":
+        _progress(f"rnnmcu: note: --wide-weights speeds up Cortex-M with the DSP extension only; on {b.arch} "
+                  "the portable kernel runs the int16 weights (slower than the compact layout's, and the "
+                  "weights take twice the flash)")
     with tempfile.TemporaryDirectory(prefix="rnnmcu-gen-") as gen:
-        emit.generate(ir_model, q, gen)
+        emit.generate(ir_model, q, gen, wide=wide)
         project = platformio.generate_project(b, gen, out, baud=baud)
     _progress(f"rnnmcu: project for {b.name}"
               + (f" ({b.framework})" if b.framework else "") + f" at {project}; building")
@@ -117,15 +122,19 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
 @click.option("--baud", type=click.IntRange(min=1), default=None, metavar="RATE",
               help="UART rate of a real board (default: the board's, e.g. 921600 on the ESP32s; "
                    "115200 if the USB bridge refuses it).")
+@click.option("--wide-weights", "wide", is_flag=True,
+              help="Store the recurrent weights as int16 (twice their flash): the Cortex-M DSP kernel "
+                   "then multiplies them without unpacking (a quarter fewer instructions per step at 128 "
+                   "units). Same outputs; other boards run them with portable C, slower than their own.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--verbose", is_flag=True, help="Show PlatformIO's output.")
 def build(board_name: str, model_path: str, out_dir: str | None, framework: str | None,
-          baud: int | None, as_json: bool, verbose: bool) -> None:
+          baud: int | None, wide: bool, as_json: bool, verbose: bool) -> None:
     """Build the firmware for a board: generated model + runtime + board entry, via PlatformIO
     (the host board with the native compiler).  Prints flash/RAM against the board's budget.
     Offline, a real board's project is still written; the error says how to finish it online."""
     result = build_firmware(board_name, model_path, out_dir, verbose=verbose, framework=framework,
-                            baud=baud)
+                            baud=baud, wide=wide)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.summary())
 
 

@@ -502,15 +502,17 @@ def eval_cmd(model_path: str, data_path: str, keras_path: str | None, as_json: b
                 type=ExistingFile("rnnmcu model", "make one with `rnnmcu convert`"))
 @click.option("-o", "--output", "out_dir", required=True, type=OutputDir(), metavar="DIR",
               help="Directory for the generated C files.")
+@click.option("--wide-weights", "wide", is_flag=True,
+              help="Recurrent weights as int16 (twice their flash, faster on Cortex-M with DSP).")
 @json_option
-def generate(model_path: str, out_dir: str, as_json: bool) -> None:
+def generate(model_path: str, out_dir: str, wide: bool, as_json: bool) -> None:
     """Generate portable C99 for a converted model.
 
     \b
     Example:
       rnnmcu generate model.rnnmcu -o gen/
     """
-    files = _api("generate")(model_path, out_dir)
+    files = _api("generate")(model_path, out_dir, wide=wide)
     files = [os.fspath(f) for f in files]
     if as_json:
         emit({"files": files}, True)
@@ -532,9 +534,11 @@ def generate(model_path: str, out_dir: str, as_json: bool) -> None:
 @click.option("--report", type=OutputPath(), default=None, metavar="FILE.json", help="Write a JSON report.")
 @click.option("--max-seqs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Send at most N sequences.")
+@click.option("--wide-weights", "wide", is_flag=True,
+              help="Build the firmware with int16 recurrent weights (as `rnnmcu build --wide-weights`).")
 @json_option
 def test_cmd(board: str, model_path: str, data_path: str, port: str | None, junit: str | None,
-             report: str | None, max_seqs: int | None, as_json: bool) -> None:
+             report: str | None, max_seqs: int | None, wide: bool, as_json: bool) -> None:
     """Hardware-in-the-loop test: the device's outputs must equal the reference bit for bit.
 
     Exits 1 when any output differs.
@@ -543,7 +547,7 @@ def test_cmd(board: str, model_path: str, data_path: str, port: str | None, juni
     Example:
       rnnmcu test --board host --model model.rnnmcu --data data.npz --junit hil.xml
     """
-    result = _api("hil_test")(board, model_path, data_path, port, junit, report, max_seqs)
+    result = _api("hil_test")(board, model_path, data_path, port, junit, report, max_seqs, wide=wide)
     passed = bool(result.get("passed")) if isinstance(result, dict) else False
     emit(result, as_json, title=f"hil test on {board}: {'PASSED' if passed else 'FAILED'}")
     if not passed:

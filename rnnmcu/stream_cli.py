@@ -60,15 +60,18 @@ FIGURE_KEYS = ["board", "model", "precision", "rate_hz", "macs_per_step", "instr
 @click.option("--framework", default=None, help="Framework of a real board (arduino, espidf).")
 @click.option("--dry-run", is_flag=True, help="Only print latency and CPU load figures.")
 @click.option("--no-build", is_flag=True, help="Generate the project, do not build it.")
+@click.option("--wide-weights", "wide", is_flag=True,
+              help="int16 recurrent weights: faster on Cortex-M with DSP, twice the weight flash "
+                   "(as `rnnmcu build --wide-weights`).")
 @click.option("--json", "as_json", is_flag=True)
 @_policy_options
 def app_cmd(board: str, model_path: str, out_dir: str, framework: str | None, dry_run: bool,
-            no_build: bool, as_json: bool, **kw: Any) -> None:
+            no_build: bool, wide: bool, as_json: bool, **kw: Any) -> None:
     """Firmware that classifies a sensor stream and prints events (the app users ship)."""
     from rnnmcu import stream
 
     info = stream.app(board, model_path, out_dir, _opts(kw), framework=framework, dry_run=dry_run,
-                      build=not no_build)
+                      build=not no_build, wide=wide)
     _print(info, as_json, FIGURE_KEYS)
 
 

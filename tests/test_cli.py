@@ -61,8 +61,9 @@ class FakeApi(types.ModuleType):
             setattr(self, name, self._make(name))
 
     def _make(self, name: str) -> Any:
-        def fn(*args: Any) -> Any:
-            self.calls.append((name, args))
+        def fn(*args: Any, **options: Any) -> Any:
+            # options the command passes by name are recorded when set (e.g. "wide=True")
+            self.calls.append((name, args + tuple(f"{k}={v!r}" for k, v in sorted(options.items()) if v)))
             if self.raises is not None:
                 raise self.raises
             return self.result
@@ -229,6 +230,9 @@ def test_generate_prints_files(files: dict[str, str], api: FakeApi, tmp_path: Pa
     r = run("generate", files["model"], "-o", str(out))
     assert r.exit_code == 0, r.output
     assert api.calls == [("generate", (files["model"], str(out)))]
+    api.calls.clear()
+    assert run("generate", files["model"], "-o", str(out), "--wide-weights").exit_code == 0
+    assert api.calls == [("generate", (files["model"], str(out), "wide=True"))]
     assert r.stdout.split() == [str(out / "m.c"), str(out / "m.h")]
     assert out.is_dir()
     r = run("generate", files["model"], "-o", str(out), "--json")

@@ -17,6 +17,18 @@ from codegen_helpers import random_recurrent
 
 
 @pytest.mark.parametrize("rows,cols", [(1, 1), (4, 4), (10, 7), (13, 33), (12, 6)])
+def test_wide_pack_roundtrip_and_word_order(rows, cols):
+    w = np.random.default_rng(rows * 100 + cols).integers(-128, 128, (rows, cols)).astype(np.int8)
+    p = layout.pack_wide(w)
+    assert p.dtype == np.int16 and p.size == layout.padded(rows, 4) * layout.padded(cols, 4)
+    assert (layout.unpack_wide(p, rows, cols) == w).all()
+    # block 0, chunk 0, row 0: the halfword pairs (w0, w2) and (w1, w3) that SMLAD takes
+    full = np.zeros((layout.padded(rows, 4), layout.padded(cols, 4)), np.int16)
+    full[:rows, :cols] = w
+    assert list(p[:4]) == [full[0, 0], full[0, 2], full[0, 1], full[0, 3]]
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (4, 4), (10, 7), (13, 33), (12, 6)])
 def test_pack_roundtrip_and_padding(rows, cols):
     w = np.random.default_rng(rows * 100 + cols).integers(-128, 128, (rows, cols)).astype(np.int8)
     p = layout.pack(w)
@@ -72,8 +84,11 @@ def odd_models(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("board", ["qemu-m4", "qemu-rv32", "qemu-lx106"])
 @pytest.mark.parametrize("precision", ["int8", "int16"])
-def test_arch_kernel_bit_exact_on_board(odd_models, board, precision):
+@pytest.mark.parametrize("wide", [False, True], ids=["compact", "wide"])
+def test_arch_kernel_bit_exact_on_board(odd_models, board, precision, wide):
+    """Every kernel on its board, both weight layouts (wide: the Cortex-M DSP w16 kernels, the
+    portable w16 C elsewhere) equal the integer reference bit for bit."""
     d, paths = odd_models
-    rep = api.hil_test(board, paths[precision], str(d / "data.npz"), bench_repeats=4)
+    rep = api.hil_test(board, paths[precision], str(d / "data.npz"), bench_repeats=4, wide=wide)
     s = rep["summary"]
     assert rep["passed"] and s["mismatches"] == 0 and s["values_checked"] > 0, rep.get("mismatches")

@@ -83,6 +83,20 @@ def test_integer_precision_needs_calibration(work):
     assert_fails(run("convert", work / "gru.keras", "--precision", "int8", "-o", work / "n.rnnmcu"), 2, "--calib")
 
 
+def test_wide_weights_need_an_integer_model(work):
+    f32 = work / "gru32.rnnmcu"
+    assert run("convert", work / "gru.keras", "--calib", work / "data.npz", "--precision", "float32",
+               "-o", f32).exit_code == 0
+    out = work / "gen-wide"
+    assert_fails(run("generate", f32, "-o", out, "--wide-weights"), 2, "float32", "--precision int8")
+    assert not out.exists() or not any(out.iterdir())
+    # an integer model takes it: int16 weight arrays, the w16 step functions
+    r = run("generate", work / "gru.rnnmcu", "-o", out, "--wide-weights")
+    assert r.exit_code == 0, r.output
+    src = next(out.glob("*_model.c")).read_text()
+    assert "static const int16_t" in src and "rnnmcu_gru_step_w16_s8(" in src
+
+
 def test_corrupt_model_file(work):
     (work / "bad.rnnmcu").write_bytes(b"not a model")
     for cmd in (["eval", work / "bad.rnnmcu", "--data", work / "data.npz"],

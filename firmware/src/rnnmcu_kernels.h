@@ -50,6 +50,9 @@ typedef struct {
     const int8_t *w;       /* (G*units, input_dim) */
     const int8_t *u;       /* (G*units, units); GRU reset_after=0: the z and r rows only (2*units) */
     const int8_t *u_cand;  /* GRU reset_after=0: the candidate rows of U (units, units); else NULL */
+    const int16_t *w16;    /* the same three in the wide layout (codegen/layout.py pack_wide, */
+    const int16_t *u16;    /* rnnmcu build --wide-weights), read by the *_w16_* step functions; */
+    const int16_t *u_cand16; /* NULL in a compact model, where w, u, u_cand are NULL in a wide one */
     const rnnmcu_row_q_t *rq; /* per gate row (G*units) */
     const int32_t *b_rec;  /* GRU reset_after: the candidate rows' recurrent bias (units); else NULL */
     const int16_t *tab_rec;
@@ -121,6 +124,10 @@ typedef struct {
 #define RNNMCU_MV_PAD(n, to) (((uint32_t)(n) + (to) - 1u) / (to) * (to))
 void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y);
+/* The same over the wide layout (int16 weights, a row's chunk stored as c0, c2, c1, c3: pack_wide):
+ * twice the weight flash, for the Cortex-M DSP kernel that then loads SMLAD operands directly. */
+void rnnmcu_matvec_w16_s8(const int16_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y);
+void rnnmcu_matvec_w16_s16(const int16_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 
 /* One timestep: updates h (and c for LSTM) in place. c may be NULL for other cells.
  * rnnmcu_rnn_step_* dispatches on p->cell; generated code calls the cell's own function, so the
@@ -142,6 +149,24 @@ void rnnmcu_gru_reset_before_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, i
                                      int32_t *scratch);
 void rnnmcu_gru_reset_before_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c,
                                       int32_t *scratch);
+/* The step functions of models generated with wide weights (w16, u16, u_cand16) */
+void rnnmcu_rnn_step_w16_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_rnn_step_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_simple_step_w16_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_simple_step_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c,
+                                int32_t *scratch);
+void rnnmcu_lstm_step_w16_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_peephole_lstm_step_w16_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c,
+                                      int32_t *scratch);
+void rnnmcu_peephole_lstm_step_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c,
+                                       int32_t *scratch);
+void rnnmcu_gru_step_w16_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_gru_reset_before_step_w16_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c,
+                                         int32_t *scratch);
+void rnnmcu_gru_reset_before_step_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c,
+                                          int32_t *scratch);
 void rnnmcu_merge_s8(const rnnmcu_merge_q_t *p, const int8_t *a, const int8_t *b, int8_t *y);
 void rnnmcu_merge_s16(const rnnmcu_merge_q_t *p, const int16_t *a, const int16_t *b, int16_t *y);
 /* Dense layer; scratch holds output_dim words. */

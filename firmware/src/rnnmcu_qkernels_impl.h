@@ -1,12 +1,23 @@
-/* rnnmcu — the integer kernels, written once for both activation widths.
+/* rnnmcu — the integer kernels, written once for both activation widths and both weight layouts.
  *
- * Included by rnnmcu_kernels_s8.c and rnnmcu_kernels_s16.c with
+ * Included by rnnmcu_kernels_s8.c and rnnmcu_kernels_s16.c (and their _w16_ twins) with
  *   RNNMCU_ACT_T    int8_t / int16_t   (activations between layers, hidden state h)
  *   RNNMCU_ACT_MIN  / RNNMCU_ACT_MAX   its range, RNNMCU_ACT_BITS 8 / 16
- *   RNNMCU_SFX      s8 / s16           function-name suffix
+ *   RNNMCU_SFX      s8 / s16 (w16_s8 / w16_s16)   function-name suffix
+ *   RNNMCU_WIDE     1 for the recurrent step functions of the wide layout (rnnmcu_rnn_q_t's w16,
+ *                   u16, u_cand16 and rnnmcu_matvec_w16_*); the other layers' functions come from
+ *                   the compact build only
  * Each function mirrors its twin in codegen/qref.py operation for operation. */
 #ifndef RNNMCU_SFX
 #error "include from rnnmcu_kernels_s8.c or rnnmcu_kernels_s16.c"
+#endif
+
+#if defined(RNNMCU_WIDE) && RNNMCU_WIDE
+#define RNNMCU_W_T int16_t
+#define RNNMCU_WP(f) (p->f##16)
+#else
+#define RNNMCU_W_T int8_t
+#define RNNMCU_WP(f) (p->f)
 #endif
 
 #include "rnnmcu_kernels.h"
@@ -18,7 +29,7 @@
 
 /* y[r] = sum_i W[r][i] * x[i] for a rows x cols int8 matrix stored as codegen/layout.py packs it:
  * rnnmcu_matvec_s8 / _s16 in rnnmcu_matvec_<sfx>.c, or an arch-specific replacement. */
-void RNNMCU_FN(rnnmcu_matvec)(const int8_t *w, const RNNMCU_ACT_T *x, uint16_t rows, uint16_t cols, int32_t *y);
+void RNNMCU_FN(rnnmcu_matvec)(const RNNMCU_W_T *w, const RNNMCU_ACT_T *x, uint16_t rows, uint16_t cols, int32_t *y);
 
 #define SAT_ACT(v) ((RNNMCU_ACT_T)rnnmcu_sat((v), RNNMCU_ACT_MIN, RNNMCU_ACT_MAX))
 /* the same for an int32 argument: one SSAT on Cortex-M */
@@ -82,8 +93,8 @@ void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *
     uint32_t r;
     (void)c;
 
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);  /* all of U h before h changes */
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(w), x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(u), h, rows, n, ah);  /* all of U h before h changes */
     for (r = 0; r < n; r++)
         h[r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
 }
@@ -152,8 +163,8 @@ void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x,
 {
     RNNMCU_STEP_LOCALS(4u);
 
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(w), x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(u), h, rows, n, ah);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 0u, 2u * n, p->tab_rec);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 3u * n, 4u * n, p->tab_rec);
@@ -166,8 +177,8 @@ void RNNMCU_FN(rnnmcu_peephole_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_
 {
     RNNMCU_STEP_LOCALS(4u);
 
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(w), x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(u), h, rows, n, ah);
     /* i and f see c_{t-1}, o sees c_t */
     RNNMCU_FN(rnnmcu_lstm_peep_if)(p, ax, ah, c);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
@@ -254,8 +265,8 @@ void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
     RNNMCU_STEP_LOCALS(3u);
     (void)c;
 
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, rows, n, ah);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(w), x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(u), h, rows, n, ah);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, n, 2u * n, p->tab_rec);
     RNNMCU_FN(rnnmcu_gru_cand_after)(p, ax, ah);
     RNNMCU_FN(rnnmcu_gru_update)(p, ax, ah, h);
@@ -270,11 +281,11 @@ void RNNMCU_FN(rnnmcu_gru_reset_before_step)(const rnnmcu_rnn_q_t *p, const RNNM
     RNNMCU_ACT_T *const rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* after the 2 * rows sums */
     (void)c;
 
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, rows, p->input_dim, ax);
-    RNNMCU_FN(rnnmcu_matvec)(p->u, h, (uint16_t)(2u * n), n, ah);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(w), x, rows, p->input_dim, ax);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(u), h, (uint16_t)(2u * n), n, ah);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, n, 2u * n, p->tab_rec);
     RNNMCU_FN(rnnmcu_gru_reset_h)(p, ax, h, rh);
-    RNNMCU_FN(rnnmcu_matvec)(p->u_cand, rh, n, n, ah + 2u * n);
+    RNNMCU_FN(rnnmcu_matvec)(RNNMCU_WP(u_cand), rh, n, n, ah + 2u * n);
     RNNMCU_FN(rnnmcu_pre_rows)(p, ax, ah, 2u * n, 3u * n);
     RNNMCU_FN(rnnmcu_gru_update)(p, ax, ah, h);
 }
@@ -299,6 +310,8 @@ void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
 #undef RNNMCU_PHASE
 #undef RNNMCU_PRE
 #undef RNNMCU_PEEP
+
+#if !(defined(RNNMCU_WIDE) && RNNMCU_WIDE) /* the other layers: in the compact build only */
 
 void RNNMCU_FN(rnnmcu_merge)(const rnnmcu_merge_q_t *p, const RNNMCU_ACT_T *a, const RNNMCU_ACT_T *b,
                              RNNMCU_ACT_T *y)
@@ -349,5 +362,9 @@ void RNNMCU_FN(rnnmcu_softmax)(const rnnmcu_softmax_q_t *p, const RNNMCU_ACT_T *
     }
 }
 
+#endif /* !RNNMCU_WIDE */
+
 #undef SAT_ACT
 #undef SAT_ACT32
+#undef RNNMCU_W_T
+#undef RNNMCU_WP

@@ -1,0 +1,13 @@
+/* rnnmcu — int16-weight (wide layout) x int16 matrix-vector product for Cortex-M with the DSP
+ * extension (rnnmcu_mvw_dsp.h): the chunk's 4 activations are two words (x is only halfword-
+ * aligned: no LDRD), repacked by PKHTB/PKHBT into (x1,x3) and (x0,x2), so a chunk of 16 MACs is
+ * 4 + 2 + 8 = 14 instructions.  Replaces firmware/src/rnnmcu_matvec_w16_s16.c on arch "arm";
+ * without DSP, rnnmcu_matvec_w16_s16_nodsp.c. */
+#define RNNMCU_MVW_X_T int16_t
+#define RNNMCU_MVW_FN rnnmcu_matvec_w16_s16
+#define RNNMCU_MVW_XLOAD                                  \
+    "ldr    %[xe], [%[xp]], #4\n\t"                       \
+    "ldr    %[w0], [%[xp]], #4\n\t"                       \
+    "pkhtb  %[xo], %[w0], %[xe], asr #16\n\t"             \
+    "pkhbt  %[xe], %[xe], %[w0], lsl #16\n\t"
+#include "rnnmcu_mvw_dsp.h"
