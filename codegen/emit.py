@@ -227,7 +227,8 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
               f" * source: {model.source or 'n/a'} */\n")
 
     # ---------------- header ----------------
-    h = [banner, f"#ifndef RNNMCU_{U}_MODEL_H\n#define RNNMCU_{U}_MODEL_H\n\n#include <stdint.h>\n\n",
+    h = [banner, f"#ifndef RNNMCU_{U}_MODEL_H\n#define RNNMCU_{U}_MODEL_H\n\n#include <stdint.h>\n\n"
+         + ('#include "rnnmcu_kernels.h" /* RNNMCU_XBUF_WORDS */\n\n' if prec == "int8" else ""),
          '#ifdef __cplusplus\nextern "C" {\n#endif\n\n',
          f"#define RNNMCU_{U}_INPUT_DIM {F}\n",
          f"#define RNNMCU_{U}_OUTPUT_DIM {D}\n",
@@ -247,7 +248,14 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
             h.append(f"    {T_} l{sfx_}_h[{d.units}];\n")
             if _base(d.cell) == "lstm":
                 h.append(f"    {'float' if prec == 'float32' else 'int16_t'} l{sfx_}_c[{d.units}];\n")
-    h.append(f"    {'float' if prec == 'float32' else 'int32_t'} scratch[{scratch}];\n")
+    if prec == "int8":
+        # where the runtime widens int8 products to int16 (Xtensa: rnnmcu_kernels.h, RNNMCU_S8_VIA_S16),
+        # the widened vector follows a step's own scratch words
+        widest = max([max(d.input_dim, d.units) for l in layers for _, d in _directions(0, l)]
+                     + [l.w.shape[1] for l in layers if isinstance(l, QDense)] or [0])
+        h.append(f"    int32_t scratch[{scratch} + RNNMCU_XBUF_WORDS({widest})];\n")
+    else:
+        h.append(f"    {'float' if prec == 'float32' else 'int32_t'} scratch[{scratch}];\n")
     h.append(f"    {T_} buf[2][{maxw}];\n")
     if window:
         h.append(f"    {T_} seq[2][{steps * maxw}];\n")

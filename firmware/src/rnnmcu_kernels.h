@@ -81,6 +81,18 @@ typedef struct {
 /* Scratch words a recurrent step needs: W x and U h (2 * G*units) + r*h for GRU (units). */
 #define RNNMCU_RNN_SCRATCH_WORDS(gates, units) (2 * (gates) * (units) + (units))
 
+/* Xtensa has no one-instruction signed byte load (LX106 takes three, a load and two shifts), so
+ * the int8 step functions widen each activation vector to int16 once per product, right after
+ * the step's own scratch words, and run the int16 kernel (one L16SI per value): an int8 model's
+ * scratch then needs RNNMCU_XBUF_WORDS(its widest input) more words (the generated state adds
+ * them; 0 elsewhere). */
+#if defined(__XTENSA__)
+#define RNNMCU_S8_VIA_S16 1
+#define RNNMCU_XBUF_WORDS(cols) (((cols) + 1) / 2)
+#else
+#define RNNMCU_XBUF_WORDS(cols) 0
+#endif
+
 typedef struct {
     uint16_t input_dim;
     uint16_t output_dim;
