@@ -137,7 +137,9 @@ typedef struct {
 void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 /* The same over the wide layout (int16 weights, a row's chunk stored as c0, c2, c1, c3: pack_wide):
- * twice the weight flash, for the Cortex-M DSP kernel that then loads SMLAD operands directly. */
+ * twice the weight flash, for the Cortex-M DSP kernel that then loads SMLAD operands directly.
+ * RNNMCU_W16_AT(j): where column j of a chunk sits (layout.WIDE_ORDER). */
+#define RNNMCU_W16_AT(j) ((((j) & 1u) << 1) | ((j) >> 1))
 void rnnmcu_matvec_w16_s8(const int16_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 void rnnmcu_matvec_w16_s16(const int16_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 

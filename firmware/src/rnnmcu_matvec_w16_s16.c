@@ -1,6 +1,8 @@
 /* rnnmcu — portable int16-weight (wide layout) x int16 matrix-vector product: the code is
- * rnnmcu_matvec_w16_impl.h.  A file of the same name under firmware/src/arch/<arch>/ replaces
- * this one on that arch. */
-#define RNNMCU_MVW_X_T int16_t
-#define RNNMCU_MVW_FN rnnmcu_matvec_w16_s16
-#include "rnnmcu_matvec_w16_impl.h"
+ * rnnmcu_matvec_portable.h.  A file of the same name under firmware/src/arch/<arch>/ replaces this
+ * one on that arch. */
+#define RNNMCU_MV_W_T int16_t
+#define RNNMCU_MV_WIDE 1
+#define RNNMCU_MV_X_T int16_t
+#define RNNMCU_MV_FN rnnmcu_matvec_w16_s16
+#include "rnnmcu_matvec_portable.h"

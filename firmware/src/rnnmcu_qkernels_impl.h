@@ -72,11 +72,12 @@ static inline void RNNMCU_FN(rnnmcu_mv_via16)(const int8_t *w, const int8_t *v, 
         xb[i] = v[i];
     rnnmcu_matvec_s16(w, xb, rows, cols, y);
 }
-#define RNNMCU_MV(w, v, r, c, y) \
-    RNNMCU_FN(rnnmcu_mv_via16)((w), (v), (r), (c), (y), (int16_t *)(void *)(scratch + 2u * rows + n))
+#define RNNMCU_MV(w, v, r, c, y, xw) RNNMCU_FN(rnnmcu_mv_via16)((w), (v), (r), (c), (y), (int16_t *)(void *)(xw))
 #else
-#define RNNMCU_MV(w, v, r, c, y) RNNMCU_FN(rnnmcu_matvec)((w), (v), (r), (c), (y))
+#define RNNMCU_MV(w, v, r, c, y, xw) RNNMCU_FN(rnnmcu_matvec)((w), (v), (r), (c), (y))
 #endif
+/* the words a recurrent step's widened vector may use: after its W x, U h and r * h */
+#define RNNMCU_XW (scratch + 2u * rows + n)
 
 /* What a phase starts with: the per-row records of the layer (rnnmcu_row_q_t); ax holds W x
  * (then the gate values), ah holds U h. */
@@ -111,8 +112,8 @@ void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *
     uint32_t r;
     (void)c;
 
-    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax);
-    RNNMCU_MV(RNNMCU_WP(u), h, rows, n, ah);  /* all of U h before h changes */
+    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax, RNNMCU_XW);
+    RNNMCU_MV(RNNMCU_WP(u), h, rows, n, ah, RNNMCU_XW);  /* all of U h before h changes */
     for (r = 0; r < n; r++)
         h[r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
 }
@@ -181,8 +182,8 @@ void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x,
 {
     RNNMCU_STEP_LOCALS(4u);
 
-    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax);
-    RNNMCU_MV(RNNMCU_WP(u), h, rows, n, ah);
+    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax, RNNMCU_XW);
+    RNNMCU_MV(RNNMCU_WP(u), h, rows, n, ah, RNNMCU_XW);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 0u, 2u * n, p->tab_rec);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 3u * n, 4u * n, p->tab_rec);
@@ -195,8 +196,8 @@ void RNNMCU_FN(rnnmcu_peephole_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_
 {
     RNNMCU_STEP_LOCALS(4u);
 
-    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax);
-    RNNMCU_MV(RNNMCU_WP(u), h, rows, n, ah);
+    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax, RNNMCU_XW);
+    RNNMCU_MV(RNNMCU_WP(u), h, rows, n, ah, RNNMCU_XW);
     /* i and f see c_{t-1}, o sees c_t */
     RNNMCU_FN(rnnmcu_lstm_peep_if)(p, ax, ah, c);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, 2u * n, 3u * n, p->tab_act);
@@ -283,8 +284,8 @@ void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, 
     RNNMCU_STEP_LOCALS(3u);
     (void)c;
 
-    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax);
-    RNNMCU_MV(RNNMCU_WP(u), h, rows, n, ah);
+    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax, RNNMCU_XW);
+    RNNMCU_MV(RNNMCU_WP(u), h, rows, n, ah, RNNMCU_XW);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, n, 2u * n, p->tab_rec);
     RNNMCU_FN(rnnmcu_gru_cand_after)(p, ax, ah);
     RNNMCU_FN(rnnmcu_gru_update)(p, ax, ah, h);
@@ -299,11 +300,11 @@ void RNNMCU_FN(rnnmcu_gru_reset_before_step)(const rnnmcu_rnn_q_t *p, const RNNM
     RNNMCU_ACT_T *const rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* after the 2 * rows sums */
     (void)c;
 
-    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax);
-    RNNMCU_MV(RNNMCU_WP(u), h, (uint16_t)(2u * n), n, ah);
+    RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax, RNNMCU_XW);
+    RNNMCU_MV(RNNMCU_WP(u), h, (uint16_t)(2u * n), n, ah, RNNMCU_XW);
     RNNMCU_FN(rnnmcu_gate_rows)(p, ax, ah, n, 2u * n, p->tab_rec);
     RNNMCU_FN(rnnmcu_gru_reset_h)(p, ax, h, rh);
-    RNNMCU_MV(RNNMCU_WP(u_cand), rh, n, n, ah + 2u * n);
+    RNNMCU_MV(RNNMCU_WP(u_cand), rh, n, n, ah + 2u * n, RNNMCU_XW);
     RNNMCU_FN(rnnmcu_pre_rows)(p, ax, ah, 2u * n, 3u * n);
     RNNMCU_FN(rnnmcu_gru_update)(p, ax, ah, h);
 }
@@ -345,12 +346,7 @@ void RNNMCU_FN(rnnmcu_dense)(const rnnmcu_dense_q_t *p, const RNNMCU_ACT_T *x, R
                              int32_t *scratch)
 {
     uint16_t r;
-#if defined(RNNMCU_S8_VIA_S16) && RNNMCU_ACT_BITS == 8
-    RNNMCU_FN(rnnmcu_mv_via16)(p->w, x, p->output_dim, p->input_dim, scratch,
-                               (int16_t *)(void *)(scratch + p->output_dim));
-#else
-    RNNMCU_FN(rnnmcu_matvec)(p->w, x, p->output_dim, p->input_dim, scratch);
-#endif
+    RNNMCU_MV(p->w, x, p->output_dim, p->input_dim, scratch, scratch + p->output_dim);
     for (r = 0; r < p->output_dim; r++) {
         const int32_t pre = rnnmcu_sat16_32(rnnmcu_rq32(scratch[r], p->m[r], p->sh[r]) + p->b[r]);
         y[r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(p->tab, pre), p->k));
@@ -392,3 +388,4 @@ void RNNMCU_FN(rnnmcu_softmax)(const rnnmcu_softmax_q_t *p, const RNNMCU_ACT_T *
 #undef RNNMCU_W_T
 #undef RNNMCU_WP
 #undef RNNMCU_MV
+#undef RNNMCU_XW

@@ -33,12 +33,7 @@ void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_
     "ldr    %[xb], [%[xp]], #4\n\t"                       \
     "pkhtb  %[xo], %[xb], %[xe], asr #16\n\t"             \
     "pkhbt  %[xe], %[xe], %[xb], lsl #16\n\t" RNNMCU_MV_DSP_ROWS4
-            __asm__("cmp    %[xe], #0\n\t"
-                    "bne    2f\n"
-                    "1:\n\t" RNNMCU_MV_CHUNK
-                    "2:\n\t" RNNMCU_MV_CHUNK
-                    "cmp    %[xp], %[xend]\n\t"
-                    "bne    1b"
+            __asm__(RNNMCU_MV_DSP_LOOP(RNNMCU_MV_CHUNK)
                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp), [wp] "+r"(wp),
                       [xe] "+&r"(xe), [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "=&r"(t), [xo] "=&r"(xo)
                     : [xend] "r"(xend)

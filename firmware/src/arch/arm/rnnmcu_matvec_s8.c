@@ -29,19 +29,14 @@ void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t 
              * GCC's own loop takes 24 (it adds the pointer increment and a counter).  13
              * registers: the 4 sums, 3 pointers, 6 temporaries. */
             const int8_t *const xend = xp + 4u * chunks;
-            uint32_t xv = chunks & 1u, wa, wb, t, xe, xo;
+            uint32_t xe = chunks & 1u, xv, wa, wb, t, xo;
 #define RNNMCU_MV_CHUNK                                   \
     "ldr    %[xv], [%[xp]], #4\n\t"                       \
     "sxtb16 %[xe], %[xv]\n\t"                             \
     "sxtb16 %[xo], %[xv], ror #8\n\t" RNNMCU_MV_DSP_ROWS4
-            __asm__("cmp    %[xv], #0\n\t"
-                    "bne    2f\n"
-                    "1:\n\t" RNNMCU_MV_CHUNK
-                    "2:\n\t" RNNMCU_MV_CHUNK
-                    "cmp    %[xp], %[xend]\n\t"
-                    "bne    1b"
+            __asm__(RNNMCU_MV_DSP_LOOP(RNNMCU_MV_CHUNK)
                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp), [wp] "+r"(wp),
-                      [xv] "+&r"(xv), [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "=&r"(t), [xe] "=&r"(xe), [xo] "=&r"(xo)
+                      [xe] "+&r"(xe), [xv] "=&r"(xv), [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "=&r"(t), [xo] "=&r"(xo)
                     : [xend] "r"(xend)
                     : "cc", "memory");
 #undef RNNMCU_MV_CHUNK

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "rnnmcu_kernels.h"
+#include "rnnmcu_mv_dsp.h"
 
 #define RNNMCU_MVW_ROWS2(A, B)                                \
     "ldmia  %[wp]!, {r4, r5, r6, r8}\n\t"                     \
@@ -42,12 +43,7 @@ void RNNMCU_MVW_FN(const int16_t *w, const RNNMCU_MVW_X_T *x, uint16_t rows, uin
             register uint32_t w1 __asm__("r5");
             register uint32_t w2 __asm__("r6");
             register uint32_t w3 __asm__("r8");
-            __asm__("cmp    %[xe], #0\n\t"
-                    "bne    2f\n"
-                    "1:\n\t" RNNMCU_MVW_CHUNK
-                    "2:\n\t" RNNMCU_MVW_CHUNK
-                    "cmp    %[xp], %[xend]\n\t"
-                    "bne    1b"
+            __asm__(RNNMCU_MV_DSP_LOOP(RNNMCU_MVW_CHUNK)
                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp), [wp] "+r"(wp),
                       [xe] "+&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
                     : [xend] "r"(xend)
@@ -56,7 +52,7 @@ void RNNMCU_MVW_FN(const int16_t *w, const RNNMCU_MVW_X_T *x, uint16_t rows, uin
         if (tail) {
             uint32_t j;
             for (j = 0; j < tail; j++) {
-                const uint32_t at = ((j & 1u) << 1) | (j >> 1); /* where column j sits: 0, 2, 1 */
+                const uint32_t at = RNNMCU_W16_AT(j);
                 const int32_t xj = xp[j];
                 a0 += wp[at] * xj;
                 a1 += wp[4u + at] * xj;
