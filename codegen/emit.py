@@ -15,6 +15,7 @@ from rnnmcu import ir
 from rnnmcu.atomic import atomic_file
 from rnnmcu.errors import InputError
 from rnnmcu.codegen import layout
+from rnnmcu.codegen.layout import TILE_ROWS, tile_units
 from rnnmcu.codegen.quantize import check_narrow
 from rnnmcu.codegen.qmodel import QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax
 
@@ -133,12 +134,42 @@ def split_shift(sh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(np.maximum(33 - sh, 0), 31), np.maximum(sh - 33, 0)
 
 
-def _row_records(name: str, l) -> str:
-    """The rnnmcu_row_q_t records of a quantised recurrent layer's gate rows."""
+def tiled(l) -> bool:
+    """Whether an integer recurrent layer's step runs over unit tiles (rnnmcu_kernels.h,
+    RNNMCU_TILE_UNITS): every cell form but GRU reset_after=0, whose candidate product needs the
+    whole r * h before any candidate row."""
+    return not (_base(l.cell) == "gru" and not l.reset_after)
+
+
+def tile_order(G: int, n: int) -> np.ndarray:
+    """The generated row order of a tiled layer's W, U and row records: unit-major, row G*j + g of
+    the emitted arrays is gate g of unit j (row g*n + j of the quantised layer), so that a tile of
+    units is one contiguous run of rows."""
+    return (np.arange(G)[None, :] * n + np.arange(n)[:, None]).ravel()
+
+
+def scratch_words(l, precision: str) -> int:
+    """The int32 (float) scratch words one recurrent direction's step needs, beyond the widening
+    buffer of RNNMCU_XBUF_WORDS: rnnmcu_kernels.h's RNNMCU_RNN_SCRATCH_WORDS for tiled integer
+    steps (two tiles of sums and the new h of the units before the last tile), all 2 * G*n sums
+    and r * h otherwise."""
+    G, n = _gates(l), l.units
+    if precision == "float32" or not tiled(l):
+        return 2 * G * n + n
+    act_bytes = 1 if precision == "int8" else 2
+    t = min(n, tile_units(G))
+    return 2 * G * t + ((n - t) * act_bytes + 3) // 4
+
+
+def _row_records(name: str, l, order=None) -> str:
+    """The rnnmcu_row_q_t records of a quantised recurrent layer's gate rows (in ``order``)."""
     lx, ex = split_shift(l.shx)
     lh, eh = split_shift(l.shh)
+    cols = [np.asarray(a) for a in (l.mx, l.mh, l.b, lx, ex, lh, eh)]
+    if order is not None:
+        cols = [a[order] for a in cols]
     rows = [f"    {{ {int(a)}, {int(c)}, {int(b)}, {int(d)}, {int(e)}, {int(f)}, {int(g)} }},"
-            for a, c, b, d, e, f, g in zip(l.mx, l.mh, l.b, lx, ex, lh, eh)]
+            for a, c, b, d, e, f, g in zip(*cols)]
     return (f"static const rnnmcu_row_q_t {name}[{len(rows)}] = {{ /* mx, mh, b, lx, ex, lh, eh */\n"
             + "\n".join(rows) + "\n};\n")
 
@@ -162,11 +193,16 @@ def _rec_decl(p: str, l, prec: str, wide: bool = False) -> str:
     split = _base(l.cell) == "gru" and not l.reset_after  # U's candidate rows act on r*h: own matrix
     n = l.units
     wt, pk = ("int16_t", layout.pack_wide) if wide else ("int8_t", layout.pack)
-    out.append(c_array(wt, f"{p}_w", pk(l.w), aligned=True))
-    out.append(c_array(wt, f"{p}_u", pk(l.u[: 2 * n] if split else l.u), aligned=True))
+    order = tile_order(_gates(l), n) if tiled(l) else None
+    if order is None:
+        out.append(c_array(wt, f"{p}_w", pk(l.w), aligned=True))
+        out.append(c_array(wt, f"{p}_u", pk(l.u[: 2 * n] if split else l.u), aligned=True))
+    else:
+        out.append(c_array(wt, f"{p}_w", pk(np.asarray(l.w)[order]), aligned=True))
+        out.append(c_array(wt, f"{p}_u", pk(np.asarray(l.u)[order]), aligned=True))
     if split:
         out.append(c_array(wt, f"{p}_u_cand", pk(l.u[2 * n:]), aligned=True))
-    out.append(_row_records(f"{p}_rq", l))
+    out.append(_row_records(f"{p}_rq", l, order))
     pair = _base(l.cell) == "gru" and l.reset_after  # candidate rows keep their recurrent bias apart
     if pair:
         out.append(c_array("int32_t", f"{p}_b_rec", l.b_rec[2 * n:]))
@@ -217,8 +253,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     scratch = 0
     for l in layers:
         for _, d in _directions(0, l):
-            G, n = _gates(d), d.units
-            scratch = max(scratch, 2 * G * n + n)  # RNNMCU_RNN_SCRATCH_WORDS (and the float kernel's need)
+            scratch = max(scratch, scratch_words(d, prec))
         if isinstance(l, (QDense, ir.Dense)):
             scratch = max(scratch, _out_dim(l))
 
@@ -251,7 +286,9 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     if prec == "int8":
         # where the runtime widens int8 products to int16 (Xtensa: rnnmcu_kernels.h, RNNMCU_S8_VIA_S16),
         # the widened vector follows a step's own scratch words
-        widest = max([max(d.input_dim, d.units) for l in layers for _, d in _directions(0, l)]
+        # (a tiled step widens x and h together; the untiled GRU one vector at a time)
+        widest = max([d.input_dim + d.units + 1 if tiled(d) else max(d.input_dim, d.units)
+                      for l in layers for _, d in _directions(0, l)]
                      + [l.w.shape[1] for l in layers if isinstance(l, QDense)] or [0])
         h.append(f"    int32_t scratch[{scratch} + RNNMCU_XBUF_WORDS({widest})];\n")
     else:

@@ -25,6 +25,15 @@ import numpy as np
 
 ROWS = 4   # RNNMCU_MV_ROWS
 COLS = 4   # RNNMCU_MV_COLS
+# Rows per tile of an integer recurrent step (RNNMCU_TILE_ROWS; codegen/emit.py tile_order and
+# scratch_words size the generated arrays and state for it)
+TILE_ROWS = 64
+
+
+def tile_units(gates: int) -> int:
+    """Units per tile of a cell with ``gates`` rows per unit (RNNMCU_TILE_UNITS): whole pairs of
+    4-row blocks (the RV32 kernel takes blocks two at a time)."""
+    return (TILE_ROWS // gates) & ~7
 
 
 def padded(n: int, to: int) -> int:

@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rnnmcu import ir
-from rnnmcu.codegen import emit, quantize
+from rnnmcu.codegen import emit, layout, quantize
 
 from codegen_helpers import RUNTIME, STRICT, c_outputs, expected_stream, random_recurrent, sensor_data
 
@@ -19,7 +19,9 @@ ACTS = list(ir.ELEMENTWISE)
 
 
 @st.composite
-def models(draw):
+def models(draw, wide_layers: bool = False):
+    """A random model; ``wide_layers``: recurrent layers of several unit tiles (RNNMCU_TILE_UNITS:
+    16 units of an LSTM or a GRU, 64 of a SimpleRNN), with a part tile."""
     seed = draw(st.integers(0, 2 ** 31 - 1))
     rng = np.random.default_rng(seed)
     F = draw(st.integers(1, 7))
@@ -28,7 +30,7 @@ def models(draw):
     d = F
     for i in range(n_rec):
         cell = draw(st.sampled_from(["simple", "lstm", "gru", "peephole_lstm", "peephole_gru"]))
-        n = draw(st.integers(1, 12))
+        n = draw(st.integers(17, 45) | st.integers(65, 70)) if wide_layers else draw(st.integers(1, 12))
         last = i == n_rec - 1
         opts = dict(return_sequences=(not last) or draw(st.booleans()),
                     reset_after=draw(st.booleans()), use_bias=draw(st.booleans()),
@@ -89,6 +91,56 @@ def test_c_matches_reference(tmp_path_factory, spec, precision, wide):
     else:
         bad = np.nonzero(got != exp)[0]
         assert bad.size == 0, f"{bad.size} values differ, first at flat index {bad[0]}: C {got[bad[0]]} ref {exp[bad[0]]}"
+
+
+@pytest.mark.parametrize("cell,reset_after", [("simple", True), ("lstm", True), ("peephole_lstm", True),
+                                               ("gru", True), ("peephole_gru", True), ("gru", False)])
+def test_tiled_steps_match_reference(tmp_path_factory, cell, reset_after):
+    """A step runs over tiles of units with its rows stored unit-major (emit.tile_order): 37 units
+    of an LSTM or a GRU (70 of a SimpleRNN) are whole tiles and a part tile whose rows end inside
+    a block of 4, in both widths and both weight layouts, bit-exact with the reference; a stacked
+    layer reads the first one's output, so W's tiles span several column chunks too."""
+    rng = np.random.default_rng(37)
+    n = 70 if cell == "simple" else 37
+    layers = [random_recurrent(rng, cell, 5, n, reset_after=reset_after, return_sequences=True),
+              random_recurrent(rng, cell, n, 21, reset_after=reset_after)]
+    model = ir.Model(name="m", input_dim=5, layers=layers, norm_mean=np.zeros(5), norm_std=np.ones(5))
+    x, L = sensor_data(rng, model, 4, 9, True)
+    for precision in ("int8", "int16"):
+        q = quantize.quantize(model, x, L, precision)
+        exp = expected_stream(model, q, x, L)
+        for wide in (False, True):
+            got = c_outputs(model, q, x, L, tmp_path_factory.mktemp("tiles"), wide=wide)
+            assert got.shape == exp.shape and np.array_equal(got, exp), (precision, wide)
+
+
+def test_tile_order_and_scratch():
+    """Row G*j + g of a tiled layer's arrays is gate g of unit j; the untiled GRU form and float
+    keep the whole layer's sums in scratch, a tiled one two tiles' and the new h of the units before the last tile."""
+    assert list(emit.tile_order(3, 2)) == [0, 2, 4, 1, 3, 5]
+    assert list(emit.tile_order(1, 3)) == [0, 1, 2]
+    rng = np.random.default_rng(1)
+    lstm = random_recurrent(rng, "lstm", 6, 128)
+    gru0 = random_recurrent(rng, "gru", 6, 128, reset_after=False)
+    assert emit.scratch_words(lstm, "int8") == 2 * 4 * 16 + 112 // 4
+    assert emit.scratch_words(lstm, "int16") == 2 * 4 * 16 + 112 // 2
+    assert emit.scratch_words(random_recurrent(rng, "simple", 6, 5), "int8") == 2 * 5  # one tile: no new h
+    assert emit.scratch_words(random_recurrent(rng, "simple", 6, 67), "int16") == 2 * 64 + 2
+    assert emit.scratch_words(random_recurrent(rng, "gru", 6, 128), "int8") == 2 * 3 * 16 + 112 // 4
+    assert [layout.tile_units(g) for g in (1, 3, 4)] == [64, 16, 16]
+    assert emit.scratch_words(lstm, "float32") == 2 * 4 * 128 + 128
+    assert emit.scratch_words(gru0, "int8") == 2 * 3 * 128 + 128
+    # the C and the generator agree on the tile size
+    assert f"#define RNNMCU_TILE_ROWS {layout.TILE_ROWS}u" in (RUNTIME / "rnnmcu_kernels.h").read_text()
+
+
+@pytest.mark.slow
+@settings(max_examples=15)
+@given(models(wide_layers=True), st.sampled_from(["int8", "int16"]), st.booleans())
+def test_c_matches_reference_over_unit_tiles(tmp_path_factory, spec, precision, wide):
+    """The integer steps over several unit tiles (the float kernels have no tiles, and float32
+    sums over such wide layers drift past the 1e-5 above from the reference's order alone)."""
+    test_c_matches_reference.hypothesis.inner_test(tmp_path_factory, spec, precision, wide)
 
 
 def _sample_model(precision: str, cell: str, window: bool):

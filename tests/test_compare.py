@@ -181,5 +181,7 @@ def test_choose_path_and_working_memory():
     with pytest.raises(te.NoPath, match="hard_shrink"):
         te.choose_path(model(rec("simple", "hard_shrink")))
     assert te.state_shapes(model(rec("lstm", return_sequences=True), rec("gru", d=4))) == [4, 4, 4]
-    # int8 LSTM, 4 units, 3 inputs: h 4 + c 8 + scratch (16 + 12) * 4 + buffers 2 * 4
-    assert cmp.rnnmcu_working_bytes(model(rec("lstm")), "int8") == 4 + 8 + 28 * 4 + 8
+    # int8 LSTM, 4 units, 3 inputs: h 4 + c 8 + scratch 2 * 16 words (one tile of sums: emit.scratch_words)
+    # * 4 + buffers 2 * 4; float32: h 16 + c 16 + scratch (2 * 16 + 4) * 4 + buffers 2 * 16
+    assert cmp.rnnmcu_working_bytes(model(rec("lstm")), "int8") == 4 + 8 + 32 * 4 + 8
+    assert cmp.rnnmcu_working_bytes(model(rec("lstm")), "float32") == 16 + 16 + 36 * 4 + 32

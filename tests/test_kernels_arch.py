@@ -64,9 +64,12 @@ def odd_models(tmp_path_factory):
     # activation minimum and maximum, the corners of the kernels' arithmetic (e.g. Xtensa's offset form)
     xs = np.concatenate([x, np.sign(x[:1]) * 1e3]).astype(np.float32)
     save_npz(d / "data.npz", Dataset(x=xs, lengths=np.array([12, 7, 10, 12])))
-    # columns per matrix: 6, 9 | 9, 5 | 5, 3 | 3, i.e. 0, 1 and 2 whole chunks of 4 (the Cortex-M
-    # loop takes two chunks per turn and enters an odd count halfway) with and without a tail
-    layers = [random_recurrent(rng, "lstm", F, 9, return_sequences=True),
+    # columns per matrix: 6, 19 | 19, 9 | 9, 5 | 5, 3 | 3, i.e. 0, 1, 2 and 4 whole chunks of 4
+    # (the Cortex-M loop takes two chunks per turn and enters an odd count halfway) with and
+    # without a tail; the 19-unit LSTM is a whole tile of 16 units and a part tile of 3
+    # (RNNMCU_TILE_UNITS), the two GRU forms are tiled (reset_after) and untiled
+    layers = [random_recurrent(rng, "lstm", F, 19, return_sequences=True),
+              random_recurrent(rng, "gru", 19, 9, return_sequences=True),
               random_recurrent(rng, "gru", 9, 5, reset_after=False, return_sequences=True),
               random_recurrent(rng, "simple", 5, 3),
               ir.Dense(W=rng.normal(0, 0.5, (3, 3)), b=rng.normal(0, 0.1, 3))]

@@ -130,15 +130,19 @@ def macs_per_step(model: ir.Model) -> int:
 def rnnmcu_working_bytes(model: ir.Model, precision: str) -> int:
     """Bytes of the generated ``<name>_state_t``, from the layer sizes as ``codegen/emit.py`` lays
     it out (alignment padding not counted)."""
+    from rnnmcu.codegen.emit import scratch_words
+
     el = {"int8": 1, "int16": 2, "float32": 4}[precision]
     state, scratch, maxw = 0, 0, model.input_dim
     for l in model.layers:
         maxw = max(maxw, l.output_dim)
         for d in ([l.forward, l.backward] if isinstance(l, ir.Bidirectional) else [l]):
             if isinstance(d, ir.Recurrent):
-                G, n = d.gates, d.units
-                state += n * el + (n * (4 if precision == "float32" else 2) if d.cell == "lstm" else 0)
-                scratch = max(scratch, (2 * G * n + n) if precision == "float32" else G * n + 3 * n)
+                n = d.units
+                state += n * el + (n * (4 if precision == "float32" else 2) if d.cell.endswith("lstm") else 0)
+                scratch = max(scratch, scratch_words(d, precision))
+            elif isinstance(d, ir.Dense):
+                scratch = max(scratch, d.output_dim)
     total = state + 4 * scratch + 2 * maxw * el
     if model.needs_window:
         total += 2 * int(model.max_steps or 256) * maxw * el

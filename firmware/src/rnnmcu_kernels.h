@@ -78,14 +78,31 @@ typedef struct {
     int32_t sh;
 } rnnmcu_merge_q_t;
 
-/* Scratch words a recurrent step needs: W x and U h (2 * G*units) + r*h for GRU (units). */
-#define RNNMCU_RNN_SCRATCH_WORDS(gates, units) (2 * (gates) * (units) + (units))
+/* An integer recurrent step runs over tiles of RNNMCU_TILE_UNITS(G) units (G gate rows each): for
+ * each tile, the W x and U h sums of the tile's gate rows, then at once the cell update of the
+ * tile's units.  The generator stores W, U and the row records unit-major (row G*j + g is gate g
+ * of unit j: codegen/emit.py, tile_order) so that a tile's rows are one contiguous slice of the
+ * packed matrices; scratch then holds one tile's sums, not the whole layer's, and the new h until
+ * the last tile has read the old one.  A tile is at most RNNMCU_TILE_ROWS rows, a whole number of
+ * pairs of 4-row blocks (RNNMCU_MV_ROWS; the RV32 kernel takes blocks two at a time): 64 units of
+ * a SimpleRNN, 16 of a GRU or an LSTM. */
+#define RNNMCU_TILE_ROWS 64u
+#define RNNMCU_TILE_UNITS(gates) ((RNNMCU_TILE_ROWS / (uint32_t)(gates)) & ~7u)
+#define RNNMCU_TILE_MIN(gates, n)                                                                 \
+    ((uint32_t)(n) < RNNMCU_TILE_UNITS(gates) ? (uint32_t)(n) : RNNMCU_TILE_UNITS(gates))
+/* Scratch words a tiled integer recurrent step needs (activations of act_bytes bytes): two tiles
+ * of sums and the new h of the units before the last tile; GRU reset_after=0 (untiled: its
+ * candidate product needs the whole r * h) 2 * G*units sums and r*h (units). */
+#define RNNMCU_RNN_SCRATCH_WORDS(gates, units, act_bytes)                                        \
+    (2u * (gates) * RNNMCU_TILE_MIN((gates), (units)) +                                          \
+     (((uint32_t)(units) - RNNMCU_TILE_MIN((gates), (units))) * (act_bytes) + 3u) / 4u)
 
 /* Xtensa has no one-instruction signed byte load (LX106 takes three, a load and two shifts), so
- * the int8 step functions widen each activation vector to int16 once per product, right after
- * the step's own scratch words, and run the int16 kernel (one L16SI per value): an int8 model's
- * scratch then needs RNNMCU_XBUF_WORDS(its widest input) more words (the generated state adds
- * them; 0 elsewhere). */
+ * the int8 step functions widen each activation vector to int16 once per step (x and h, one after
+ * the other) or product, right after the step's own scratch words, and run the int16 kernel (one
+ * L16SI per value): an int8 model's scratch then needs RNNMCU_XBUF_WORDS(input_dim + units + 1)
+ * more words for a recurrent layer, RNNMCU_XBUF_WORDS(input_dim) for a dense one (the generated
+ * state adds them; 0 elsewhere). */
 #if defined(__XTENSA__)
 #define RNNMCU_S8_VIA_S16 1
 #define RNNMCU_XBUF_WORDS(cols) (((cols) + 1) / 2)

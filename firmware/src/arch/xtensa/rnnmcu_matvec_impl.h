@@ -41,9 +41,11 @@ void RNNMCU_MV_FN(const int8_t *w, const RNNMCU_MV_X_T *x, uint16_t rows, uint16
     const RNNMCU_MV_X_T *const xend = x + 4u * chunks;
     uint32_t off = 0;  /* 128 * (sum of the x that the word loop sees), wrapping like the sums */
     uint32_t r0, j;
-    if (aligned) {  /* the byte-loop fallback needs no offset */
-        for (j = 0; j < 4u * chunks; j++)
-            off += (uint32_t)(int32_t)x[j];
+    if (aligned) {  /* the byte-loop fallback needs no offset; a chunk a turn (a step's tiles call
+                     * this once per tile, so the sum is not once per step) */
+        const RNNMCU_MV_X_T *xp;
+        for (xp = x; xp != xend; xp += 4)
+            off += (uint32_t)((int32_t)xp[0] + xp[1] + xp[2] + xp[3]);
         off *= 128u;
     }
     for (r0 = 0; r0 < rows; r0 += 4u) {
