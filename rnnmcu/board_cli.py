@@ -98,10 +98,10 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
         raise ToolchainError(f"the rnnmcu code generator cannot be imported: {exc}",
                              "reinstall rnnmcu") from exc
     ir_model, q = qmodel.load(str(model))
-    if wide and b.arch != "arm":
-        _progress(f"rnnmcu: note: --wide-weights speeds up Cortex-M with the DSP extension only; on {b.arch} "
-                  "the portable kernel runs the int16 weights (slower than the compact layout's, and the "
-                  "weights take twice the flash)")
+    if wide and not platformio.has_wide_kernel(b):
+        _progress(f"rnnmcu: note: --wide-weights speeds up Cortex-M with the DSP extension and Xtensa only; "
+                  f"on {b.arch} the portable kernel runs the int16 weights (slower than the compact layout's, "
+                  "and the weights take twice the flash)")
     with tempfile.TemporaryDirectory(prefix="rnnmcu-gen-") as gen:
         emit.generate(ir_model, q, gen, wide=wide)
         project = platformio.generate_project(b, gen, out, baud=baud)
@@ -123,9 +123,10 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
               help="UART rate of a real board (default: the board's, e.g. 921600 on the ESP32s; "
                    "115200 if the USB bridge refuses it).")
 @click.option("--wide-weights", "wide", is_flag=True,
-              help="Store the recurrent weights as int16 (twice their flash): the Cortex-M DSP kernel "
-                   "then multiplies them without unpacking (a quarter fewer instructions per step at 128 "
-                   "units). Same outputs; other boards run them with portable C, slower than their own.")
+              help="Store the recurrent weights as int16 (twice their flash): the Cortex-M DSP and "
+                   "Xtensa kernels then multiply them without unpacking (a quarter, resp. a sixth, fewer "
+                   "instructions per step at 128 units). Same outputs; other boards run them with "
+                   "portable C, slower than their own.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--verbose", is_flag=True, help="Show PlatformIO's output.")
 def build(board_name: str, model_path: str, out_dir: str | None, framework: str | None,

@@ -122,6 +122,13 @@ def _runtime_files(board: Board, arch: bool = True) -> list[tuple[Path, str]]:
     return out
 
 
+def has_wide_kernel(board: Board) -> bool:
+    """Whether the board's arch has its own kernel for the wide weight layout (``--wide-weights``:
+    Cortex-M with DSP, Xtensa); elsewhere the portable C runs it, slower than the compact layout's
+    arch kernel."""
+    return (firmware_root() / "src" / "arch" / board.arch / "rnnmcu_matvec_w16_s16.c").is_file()
+
+
 def _entry_files(board: Board) -> list[Path]:
     folder = firmware_root() / "boards" / board.entry
     if not folder.is_dir():

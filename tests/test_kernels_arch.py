@@ -54,6 +54,15 @@ def test_arch_files_replace_portable_ones(board):
     assert "rnnmcu_matvec_s8.c" in plain and not any(r.startswith("arch/") for r in plain)
 
 
+def test_which_boards_have_a_wide_kernel():
+    """--wide-weights pays off where the arch has its own wide-layout kernel (build notes the
+    others): the Cortex-M DSP one and Xtensa's, not RV32's (LB loads int8 in one instruction)."""
+    have = {n: platformio.has_wide_kernel(load_board(n)) for n in ("qemu-m4", "qemu-rv32", "qemu-lx106", "host")}
+    assert have == {"qemu-m4": True, "qemu-rv32": False, "qemu-lx106": True, "host": False}
+    files = {rel for _, rel in platformio._runtime_files(load_board("qemu-lx106"))}
+    assert "arch/xtensa/rnnmcu_matvec_w16_s16.c" in files and "rnnmcu_matvec_w16_s16.c" not in files
+
+
 @pytest.fixture(scope="module")
 def odd_models(tmp_path_factory):
     d = tmp_path_factory.mktemp("arch")
@@ -89,8 +98,9 @@ def odd_models(tmp_path_factory):
 @pytest.mark.parametrize("precision", ["int8", "int16"])
 @pytest.mark.parametrize("wide", [False, True], ids=["compact", "wide"])
 def test_arch_kernel_bit_exact_on_board(odd_models, board, precision, wide):
-    """Every kernel on its board, both weight layouts (wide: the Cortex-M DSP w16 kernels, the
-    portable w16 C elsewhere) equal the integer reference bit for bit."""
+    """Every kernel on its board, both weight layouts (wide: the Cortex-M DSP w16 kernels, Xtensa's
+    w16 kernel under int8 and int16 activations, the portable w16 C on RV32) equal the integer
+    reference bit for bit."""
     d, paths = odd_models
     rep = api.hil_test(board, paths[precision], str(d / "data.npz"), bench_repeats=4, wide=wide)
     s = rep["summary"]

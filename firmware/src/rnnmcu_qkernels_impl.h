@@ -62,17 +62,23 @@ void RNNMCU_FN(rnnmcu_matvec)(const RNNMCU_W_T *w, const RNNMCU_ACT_T *x, uint16
 #define RNNMCU_PHASE static
 #endif
 
-#if RNNMCU_ACT_BITS == 8 && defined(RNNMCU_S8_VIA_S16) && !(defined(RNNMCU_WIDE) && RNNMCU_WIDE)
+#if RNNMCU_ACT_BITS == 8 && defined(RNNMCU_S8_VIA_S16)
+/* the int16-activation kernel of the layout */
+#if defined(RNNMCU_WIDE) && RNNMCU_WIDE
+#define RNNMCU_MV16 rnnmcu_matvec_w16_s16
+#else
+#define RNNMCU_MV16 rnnmcu_matvec_s16
+#endif
 /* An int8 product through the int16 kernel (rnnmcu_kernels.h, RNNMCU_S8_VIA_S16): v widened once
  * into xb, the scratch words after the step's own (a dense layer's too, so that a model links the
  * int16 kernel only) */
-static inline void RNNMCU_FN(rnnmcu_mv_via16)(const int8_t *w, const int8_t *v, uint16_t rows, uint16_t cols,
+static inline void RNNMCU_FN(rnnmcu_mv_via16)(const RNNMCU_W_T *w, const int8_t *v, uint16_t rows, uint16_t cols,
                                               int32_t *y, int16_t *xb)
 {
     uint32_t i;
     for (i = 0; i < cols; i++)
         xb[i] = v[i];
-    rnnmcu_matvec_s16(w, xb, rows, cols, y);
+    RNNMCU_MV16(w, xb, rows, cols, y);
 }
 #define RNNMCU_MV(w, v, r, c, y, xw) RNNMCU_FN(rnnmcu_mv_via16)((w), (v), (r), (c), (y), (int16_t *)(void *)(xw))
 #else
@@ -103,8 +109,8 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gate_rows)(const rnnmcu_rnn_q_t *p, int32_t *
 
 /* The activation vectors a tiled step multiplies: x and h themselves, or (Xtensa, int8) both
  * widened once per step into the scratch words after the step's own, for the int16 kernel. */
-#if RNNMCU_ACT_BITS == 8 && defined(RNNMCU_S8_VIA_S16) && !(defined(RNNMCU_WIDE) && RNNMCU_WIDE)
-#define RNNMCU_MVT rnnmcu_matvec_s16
+#if RNNMCU_ACT_BITS == 8 && defined(RNNMCU_S8_VIA_S16)
+#define RNNMCU_MVT RNNMCU_MV16
 static void RNNMCU_FN(rnnmcu_widen)(const int8_t *v, uint32_t n, int16_t *xb)
 {
     uint32_t i;
@@ -487,3 +493,6 @@ void RNNMCU_FN(rnnmcu_softmax)(const rnnmcu_softmax_q_t *p, const RNNMCU_ACT_T *
 #undef RNNMCU_WP
 #undef RNNMCU_MV
 #undef RNNMCU_XW
+#ifdef RNNMCU_MV16
+#undef RNNMCU_MV16
+#endif
