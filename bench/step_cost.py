@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +40,10 @@ F = 6
 BOARDS = ["qemu-m4", "qemu-rv32", "qemu-lx106"]
 VARIANTS = ["int8", "int16", "int8-wide", "int8-portable", "float32"]
 REPEATS = 40
+# Quantisation runs numpy's matmul, and two threads inside OpenBLAS's threaded gemm at once can
+# deadlock (seen here: one spinning in inner_thread, the other waiting on its level-3 lock, for
+# good); the workers take turns for that part only, builds and emulator runs stay parallel.
+_NUMPY = threading.Lock()
 
 
 def models(units: list[int]) -> list[tuple[str, ir.Model]]:
@@ -82,12 +87,13 @@ def measure(board: str, model: ir.Model, variant: str, work: Path) -> dict:
         return {"na": "n/a (no soft-float on this toolchain)"}
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (8, 32, F)).astype(np.float32)
-    try:
-        q = quantize.quantize(model, x, None, precision)
-    except RnnmcuError as exc:
-        return {"na": f"n/a (quantize: {exc})"}
     gen, proj = work / "gen", work / "proj"
-    emit.generate(model, q, str(gen), wide=variant.endswith("-wide"))
+    with _NUMPY:
+        try:
+            q = quantize.quantize(model, x, None, precision)
+        except RnnmcuError as exc:
+            return {"na": f"n/a (quantize: {exc})"}
+        emit.generate(model, q, str(gen), wide=variant.endswith("-wide"))
     try:
         res = platformio.build(platformio.generate_project(b, gen, proj, arch=variant != "int8-portable"), b)
     except RnnmcuError as exc:
