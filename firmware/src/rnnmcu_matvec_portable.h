@@ -9,12 +9,13 @@
  * One pass computes the 4 rows of a block, each activation loaded once per pass; the zero padding
  * of the last chunk is skipped. */
 #include "rnnmcu_kernels.h"
+#include "rnnmcu_mv_block.h"
 
 /* where column j of a row's chunk is stored: in place, or RNNMCU_W16_AT's order (0, 2, 1, 3) */
 #if defined(RNNMCU_MV_WIDE) && RNNMCU_MV_WIDE
 #define RNNMCU_MV_AT(j) RNNMCU_W16_AT(j)
 #else
-#define RNNMCU_MV_AT(j) (j)
+#define RNNMCU_MV_AT(j) RNNMCU_MV_AT_SAME(j)
 #endif
 
 /* a += the chunk c times x0..x3 */
@@ -38,20 +39,10 @@ void RNNMCU_MV_FN(const RNNMCU_MV_W_T *w, const RNNMCU_MV_X_T *x, uint16_t rows,
             RNNMCU_MV_MAC4(a3, w + 12, x0, x1, x2, x3);
         }
         if (tail) {
-            for (j = 0; j < tail; j++) {
-                const uint32_t at = RNNMCU_MV_AT(j);
-                const int32_t xj = xp[j];
-                a0 += w[at] * xj;
-                a1 += w[4u + at] * xj;
-                a2 += w[8u + at] * xj;
-                a3 += w[12u + at] * xj;
-            }
+            RNNMCU_MV_TAIL(w, xp, tail, RNNMCU_MV_AT, a0, a1, a2, a3);
             w += 16;
         }
-        y[r0] = a0;
-        if (r0 + 1u < rows) y[r0 + 1u] = a1;
-        if (r0 + 2u < rows) y[r0 + 2u] = a2;
-        if (r0 + 3u < rows) y[r0 + 3u] = a3;
+        RNNMCU_MV_STORE4(y + r0, rows - r0, a0, a1, a2, a3);
     }
 }
 

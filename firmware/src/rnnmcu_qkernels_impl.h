@@ -69,15 +69,20 @@ void RNNMCU_FN(rnnmcu_matvec)(const RNNMCU_W_T *w, const RNNMCU_ACT_T *x, uint16
 #else
 #define RNNMCU_MV16 rnnmcu_matvec_s16
 #endif
+/* xb[0..n) = v[0..n) as int16 */
+static void RNNMCU_FN(rnnmcu_widen)(const int8_t *v, uint32_t n, int16_t *xb)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        xb[i] = v[i];
+}
 /* An int8 product through the int16 kernel (rnnmcu_kernels.h, RNNMCU_S8_VIA_S16): v widened once
  * into xb, the scratch words after the step's own (a dense layer's too, so that a model links the
  * int16 kernel only) */
 static inline void RNNMCU_FN(rnnmcu_mv_via16)(const RNNMCU_W_T *w, const int8_t *v, uint16_t rows, uint16_t cols,
                                               int32_t *y, int16_t *xb)
 {
-    uint32_t i;
-    for (i = 0; i < cols; i++)
-        xb[i] = v[i];
+    RNNMCU_FN(rnnmcu_widen)(v, cols, xb);
     RNNMCU_MV16(w, xb, rows, cols, y);
 }
 #define RNNMCU_MV(w, v, r, c, y, xw) RNNMCU_FN(rnnmcu_mv_via16)((w), (v), (r), (c), (y), (int16_t *)(void *)(xw))
@@ -111,12 +116,6 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gate_rows)(const rnnmcu_rnn_q_t *p, int32_t *
  * widened once per step into the scratch words after the step's own, for the int16 kernel. */
 #if RNNMCU_ACT_BITS == 8 && defined(RNNMCU_S8_VIA_S16)
 #define RNNMCU_MVT RNNMCU_MV16
-static void RNNMCU_FN(rnnmcu_widen)(const int8_t *v, uint32_t n, int16_t *xb)
-{
-    uint32_t i;
-    for (i = 0; i < n; i++)
-        xb[i] = v[i];
-}
 /* the widened x, and the widened h after it */
 #define RNNMCU_XV(G) ((const int16_t *)(const void *)(scratch + RNNMCU_RNN_SCRATCH_WORDS((G), p->units, 1u)))
 #define RNNMCU_HV(G) (RNNMCU_XV(G) + 2u * ((p->input_dim + 1u) / 2u))

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "rnnmcu_kernels.h"
+#include "rnnmcu_mv_block.h"
 #include "rnnmcu_mv_dsp.h"
 
 void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y)
@@ -20,7 +21,6 @@ void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_
         const uint32_t *wp = (const uint32_t *)(const void *)w;
         const int16_t *xp = x;
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        uint32_t j;
         if (chunks != 0u) {
             /* The chunk loop in assembly, as in rnnmcu_matvec_s8.c: two chunks per turn; per
              * chunk two LDR of x (x is only halfword-aligned: no LDRD), PKHTB/PKHBT into (x1,x3)
@@ -41,21 +41,11 @@ void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_
 #undef RNNMCU_MV_CHUNK
         }
         if (tail) {
-            const int8_t *c = (const int8_t *)(const void *)wp;
-            for (j = 0; j < tail; j++) {
-                const int32_t xj = xp[j];
-                a0 += c[j] * xj;
-                a1 += c[4u + j] * xj;
-                a2 += c[8u + j] * xj;
-                a3 += c[12u + j] * xj;
-            }
+            RNNMCU_MV_TAIL((const int8_t *)(const void *)wp, xp, tail, RNNMCU_MV_AT_SAME, a0, a1, a2, a3);
             wp += 4;
         }
         w = (const int8_t *)(const void *)wp;
-        y[r0] = a0;
-        if (r0 + 1u < rows) y[r0 + 1u] = a1;
-        if (r0 + 2u < rows) y[r0 + 2u] = a2;
-        if (r0 + 3u < rows) y[r0 + 3u] = a3;
+        RNNMCU_MV_STORE4(y + r0, rows - r0, a0, a1, a2, a3);
     }
 }
 

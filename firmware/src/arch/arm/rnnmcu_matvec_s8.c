@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "rnnmcu_kernels.h"
+#include "rnnmcu_mv_block.h"
 #include "rnnmcu_mv_dsp.h"
 
 void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y)
@@ -42,30 +43,10 @@ void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t 
 #undef RNNMCU_MV_CHUNK
         }
         if (tail) {
-            const int8_t *c = (const int8_t *)(const void *)wp;
-            uint32_t t;
-            for (t = 0; t < tail; t++) {
-                const int32_t xj = xp[t];
-                a0 += c[t] * xj;
-                a1 += c[4u + t] * xj;
-                a2 += c[8u + t] * xj;
-                a3 += c[12u + t] * xj;
-            }
+            RNNMCU_MV_TAIL((const int8_t *)(const void *)wp, xp, tail, RNNMCU_MV_AT_SAME, a0, a1, a2, a3);
             wp += 4;
         }
-        if (left >= 4u) {
-            y[0] = a0;
-            y[1] = a1;
-            y[2] = a2;
-            y[3] = a3;
-            y += 4;
-            left -= 4u;
-        } else {
-            y[0] = a0;
-            if (left > 1u) y[1] = a1;
-            if (left > 2u) y[2] = a2;
-            left = 0u;
-        }
+        RNNMCU_MV_STORE_NEXT(y, left, a0, a1, a2, a3);
     }
 }
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "rnnmcu_kernels.h"
+#include "rnnmcu_mv_block.h"
 #include "rnnmcu_mv_dsp.h"
 
 #define RNNMCU_MVW_ROWS2(A, B)                                \
@@ -50,30 +51,10 @@ void RNNMCU_MVW_FN(const int16_t *w, const RNNMCU_MVW_X_T *x, uint16_t rows, uin
                     : "cc", "memory");
         }
         if (tail) {
-            uint32_t j;
-            for (j = 0; j < tail; j++) {
-                const uint32_t at = RNNMCU_W16_AT(j);
-                const int32_t xj = xp[j];
-                a0 += wp[at] * xj;
-                a1 += wp[4u + at] * xj;
-                a2 += wp[8u + at] * xj;
-                a3 += wp[12u + at] * xj;
-            }
+            RNNMCU_MV_TAIL(wp, xp, tail, RNNMCU_W16_AT, a0, a1, a2, a3);
             wp += 16;
         }
-        if (left >= 4u) {
-            y[0] = a0;
-            y[1] = a1;
-            y[2] = a2;
-            y[3] = a3;
-            y += 4;
-            left -= 4u;
-        } else {
-            y[0] = a0;
-            if (left > 1u) y[1] = a1;
-            if (left > 2u) y[2] = a2;
-            left = 0u;
-        }
+        RNNMCU_MV_STORE_NEXT(y, left, a0, a1, a2, a3);
     }
 }
 

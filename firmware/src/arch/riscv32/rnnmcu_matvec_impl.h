@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "rnnmcu_kernels.h"
+#include "rnnmcu_mv_block.h"
 
 /* A += the dot product of the 4 weight bytes at P + OFF (OFF a literal 0, 4, 8 or 12, so that
  * the 4 rows of a block share one pointer) with X0..X3 */
@@ -45,15 +46,6 @@
         __asm__("lb %[t], " #OFF "(%[p])\n\tmul %[t], %[t], %[e]\n\tadd %[ac], %[ac], %[t]"        \
                 : [ac] "+r"(A), [t] "=&r"(t_)                                                    \
                 : [p] "r"(P), [e] "r"(X), "m"(*(const int8_t(*)[13])(P)));                      \
-    } while (0)
-
-/* stores the first n (1..4) of a0..a3 to y */
-#define RNNMCU_MV_STORE4(y, n, a0, a1, a2, a3) \
-    do {                                       \
-        (y)[0] = (a0);                         \
-        if ((n) > 1u) (y)[1] = (a1);           \
-        if ((n) > 2u) (y)[2] = (a2);           \
-        if ((n) > 3u) (y)[3] = (a3);           \
     } while (0)
 
 void RNNMCU_MV_FN(const int8_t *w, const RNNMCU_MV_X_T *x, uint16_t rows, uint16_t cols, int32_t *y)
@@ -102,4 +94,3 @@ void RNNMCU_MV_FN(const int8_t *w, const RNNMCU_MV_X_T *x, uint16_t rows, uint16
 
 #undef RNNMCU_MV_MAC4
 #undef RNNMCU_MV_MAC1
-#undef RNNMCU_MV_STORE4

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "rnnmcu_kernels.h"
+#include "rnnmcu_mv_block.h"
 
 /* a += the dot product of word v's 4 bytes, read as unsigned (w + 128: v was XORed with
  * 0x80808080), with x0..x3; the caller takes 128 * sum(x) off at the end of the row.  An
@@ -77,20 +78,11 @@ void RNNMCU_MV_FN(const int8_t *w, const RNNMCU_MV_X_T *x, uint16_t rows, uint16
             w += 16u * chunks;
             xp += 4u * chunks;
         }
-        if (tail) {
-            for (j = 0; j < tail; j++) {
-                const int32_t xj = xp[j];
-                a0 += (uint32_t)(w[j] * xj);
-                a1 += (uint32_t)(w[4u + j] * xj);
-                a2 += (uint32_t)(w[8u + j] * xj);
-                a3 += (uint32_t)(w[12u + j] * xj);
-            }
+        if (tail) {  /* wrapping sums: the products convert to uint32_t */
+            RNNMCU_MV_TAIL(w, xp, tail, RNNMCU_MV_AT_SAME, a0, a1, a2, a3);
             w += 16;
         }
-        y[r0] = (int32_t)a0;
-        if (r0 + 1u < rows) y[r0 + 1u] = (int32_t)a1;
-        if (r0 + 2u < rows) y[r0 + 2u] = (int32_t)a2;
-        if (r0 + 3u < rows) y[r0 + 3u] = (int32_t)a3;
+        RNNMCU_MV_STORE4(y + r0, rows - r0, a0, a1, a2, a3);
     }
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "rnnmcu_kernels.h"
+#include "rnnmcu_mv_block.h"
 
 /* A += row chunk at byte offset OFF of wp (columns 0, 2, 1, 3 at +0, +2, +4, +6) times x0..x3 */
 #define RNNMCU_MVW_ROW(A, OFF)                                                                   \
@@ -32,7 +33,7 @@ void rnnmcu_matvec_w16_s16(const int16_t *w, const int16_t *x, uint16_t rows, ui
 {
     const uint32_t chunks = cols / 4u, tail = cols % 4u;
     const int16_t *const xend = x + 4u * chunks;
-    uint32_t r0, j;
+    uint32_t r0;
     for (r0 = 0; r0 < rows; r0 += 4u) {
         const int16_t *xp = x;
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -45,20 +46,10 @@ void rnnmcu_matvec_w16_s16(const int16_t *w, const int16_t *x, uint16_t rows, ui
             RNNMCU_MVW_ROW(a3, 24);
         }
         if (tail) {
-            for (j = 0; j < tail; j++) {
-                const uint32_t at = RNNMCU_W16_AT(j);
-                const int32_t xj = xp[j];
-                a0 += w[at] * xj;
-                a1 += w[4u + at] * xj;
-                a2 += w[8u + at] * xj;
-                a3 += w[12u + at] * xj;
-            }
+            RNNMCU_MV_TAIL(w, xp, tail, RNNMCU_W16_AT, a0, a1, a2, a3);
             w += 16;
         }
-        y[r0] = a0;
-        if (r0 + 1u < rows) y[r0 + 1u] = a1;
-        if (r0 + 2u < rows) y[r0 + 2u] = a2;
-        if (r0 + 3u < rows) y[r0 + 3u] = a3;
+        RNNMCU_MV_STORE4(y + r0, rows - r0, a0, a1, a2, a3);
     }
 }
 
