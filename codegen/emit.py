@@ -15,7 +15,7 @@ from rnnmcu import ir
 from rnnmcu.atomic import atomic_file
 from rnnmcu.errors import InputError
 from rnnmcu.codegen import layout
-from rnnmcu.codegen.layout import TILE_ROWS, tile_units
+from rnnmcu.codegen.layout import tile_units
 from rnnmcu.codegen.quantize import check_narrow
 from rnnmcu.codegen.qmodel import QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax
 
@@ -194,12 +194,11 @@ def _rec_decl(p: str, l, prec: str, wide: bool = False) -> str:
     n = l.units
     wt, pk = ("int16_t", layout.pack_wide) if wide else ("int8_t", layout.pack)
     order = tile_order(_gates(l), n) if tiled(l) else None
-    if order is None:
-        out.append(c_array(wt, f"{p}_w", pk(l.w), aligned=True))
-        out.append(c_array(wt, f"{p}_u", pk(l.u[: 2 * n] if split else l.u), aligned=True))
-    else:
-        out.append(c_array(wt, f"{p}_w", pk(np.asarray(l.w)[order]), aligned=True))
-        out.append(c_array(wt, f"{p}_u", pk(np.asarray(l.u)[order]), aligned=True))
+    w, u = np.asarray(l.w), np.asarray(l.u[: 2 * n] if split else l.u)
+    if order is not None:  # (a split GRU is never tiled)
+        w, u = w[order], u[order]
+    out.append(c_array(wt, f"{p}_w", pk(w), aligned=True))
+    out.append(c_array(wt, f"{p}_u", pk(u), aligned=True))
     if split:
         out.append(c_array(wt, f"{p}_u_cand", pk(l.u[2 * n:]), aligned=True))
     out.append(_row_records(f"{p}_rq", l, order))

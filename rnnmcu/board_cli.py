@@ -77,7 +77,7 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
                    framework: str | None = None, baud: int | None = None, wide: bool = False):
     """Generate the model C for ``model_path`` (.rnnmcu), a firmware project for ``board`` (with
     ``framework``, default the board's) in ``out_dir`` and build it; ``wide``: recurrent weights
-    in the int16 layout (twice their flash; faster on Cortex-M with DSP).  Returns
+    in the int16 layout (twice their flash; faster on Cortex-M with DSP and on Xtensa).  Returns
     rnnmcu.platformio.BuildResult; a real board that cannot be built here raises ToolchainError
     after writing the project (its message names the folder and the command to finish)."""
     from rnnmcu import platformio
