@@ -10,7 +10,7 @@ import pytest
 
 from rnnmcu import api, ir, platformio
 from rnnmcu.boards.loader import load_board
-from rnnmcu.codegen import layout, qmodel, quantize
+from rnnmcu.codegen import layout, qmodel, qref, quantize
 from rnnmcu.data import Dataset, save_npz
 
 from codegen_helpers import random_recurrent
@@ -105,3 +105,27 @@ def test_arch_kernel_bit_exact_on_board(odd_models, board, precision, wide):
     rep = api.hil_test(board, paths[precision], str(d / "data.npz"), bench_repeats=4, wide=wide)
     s = rep["summary"]
     assert rep["passed"] and s["mismatches"] == 0 and s["values_checked"] > 0, rep.get("mismatches")
+
+
+def _smlad(a: np.ndarray, b: np.ndarray, acc: int) -> np.ndarray:
+    """ARM SMLAD on int32 words: the signed low halves' product plus the signed high halves' plus acc."""
+    lo = lambda v: ((v & 0xFFFF) ^ 0x8000) - 0x8000  # noqa: E731
+    hi = lambda v: v >> 16  # noqa: E731
+    return lo(a) * lo(b) + hi(a) * hi(b) + acc
+
+
+def test_cortex_m_table_lookup_equals_the_reference():
+    """rnnmcu_ops.h's Cortex-M DSP rnnmcu_table (one word load of t[i], t[i + 1] and one SMLAD with
+    f * 0xFFFF + 256) against qref.table for every int16 input, on tables at the int16 extremes
+    (the largest steps between neighbours, both signs) and a random one."""
+    rng = np.random.default_rng(5)
+    x = np.arange(-32768, 32768, dtype=np.int64)
+    u = x + 32768
+    f = u & 255
+    for tab in (np.where(np.arange(257) % 2, 32767, -32768), np.where(np.arange(257) % 2, -32768, 32767),
+                rng.integers(-32768, 32768, 257)):
+        tab = tab.astype(np.int16)
+        t = tab.astype(np.int64)
+        pair = (t[u >> 8] & 0xFFFF) | (t[(u >> 8) + 1] << 16)  # the little-endian word at t + i
+        got = _smlad(pair, f * 0xFFFF + 256, 128) >> 8
+        assert np.array_equal(got, qref.table(tab, x))

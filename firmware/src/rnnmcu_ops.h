@@ -114,7 +114,24 @@ RNNMCU_INLINE int64_t rnnmcu_rshr64(int64_t v, int32_t s)
     return s ? (v + ((int64_t)1 << (s - 1))) >> s : v;
 }
 
-/* Interpolated lookup of an int16 value in a 257-entry table covering the whole int16 range. */
+/* Interpolated lookup of an int16 value in a 257-entry table covering the whole int16 range:
+ * t0 + (((t1 - t0) * f + 128) >> 8) with t0 = t[i], t1 = t[i + 1] and i, f the high and low byte
+ * of x + 32768.  Since 256 * t0 is a multiple of 256, that equals (t0 * (256 - f) + t1 * f + 128)
+ * >> 8, which Cortex-M's DSP extension computes with one SMLAD from the pair t[i], t[i + 1] in one
+ * (halfword-aligned) word load and the pair 256 - f, f: 7 instructions instead of 10. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__ARM_FEATURE_UNALIGNED)
+#include <arm_acle.h>
+#include <string.h>
+RNNMCU_INLINE int32_t rnnmcu_table(const int16_t *t, int32_t x)
+{
+    const uint32_t u = (uint32_t)(x + 32768);
+    const uint32_t f = u & 255u;
+    int32_t pair; /* t[i] in the low half, t[i + 1] in the high (little-endian) */
+    memcpy(&pair, t + (u >> 8), sizeof pair);
+    /* f * 0xFFFF + 256 = f << 16 | (256 - f): 256 - f is 1..256, so the low half never borrows */
+    return __smlad(pair, (int32_t)(f * 0xFFFFu + 256u), 128) >> 8;
+}
+#else
 RNNMCU_INLINE int32_t rnnmcu_table(const int16_t *t, int32_t x)
 {
     const uint32_t u = (uint32_t)(x + 32768);
@@ -123,5 +140,6 @@ RNNMCU_INLINE int32_t rnnmcu_table(const int16_t *t, int32_t x)
     const int32_t t0 = t[i];
     return t0 + (((t[i + 1] - t0) * f + 128) >> 8);
 }
+#endif
 
 #endif
