@@ -118,7 +118,7 @@ RNNMCU_INLINE int64_t rnnmcu_rshr64(int64_t v, int32_t s)
  * t0 + (((t1 - t0) * f + 128) >> 8) with t0 = t[i], t1 = t[i + 1] and i, f the high and low byte
  * of x + 32768.  Since 256 * t0 is a multiple of 256, that equals (t0 * (256 - f) + t1 * f + 128)
  * >> 8, which Cortex-M's DSP extension computes with one SMLAD from the pair t[i], t[i + 1] in one
- * (halfword-aligned) word load and the pair 256 - f, f: 7 instructions instead of 10. */
+ * (halfword-aligned) word load and the pair 256 - f, f: 8 instructions instead of 10. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__ARM_FEATURE_UNALIGNED)
 #include <arm_acle.h>
 #include <string.h>
