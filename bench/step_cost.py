@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -22,7 +23,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread: the workers below fork compilers and emulators while another may be inside numpy,
+# and OpenBLAS's fork handler waits for its own threads (seen here: a worker stuck in
+# Popen._execute_child while the other sat in float_ref's matmul, for good).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
