@@ -222,12 +222,41 @@ def _rec_decl(p: str, l, prec: str, wide: bool = False) -> str:
     return "".join(out)
 
 
+def projection_rows(model: ir.Model, q: QModel) -> int:
+    """G*units of the layer whose input projections run() can compute for a block of steps at once
+    (rnnmcu build --input-projections): the first layer of a model that steps, when it is a tiled
+    integer recurrent layer.  Raises InputError, naming why, for any other model."""
+    why = None
+    if q.precision == "float32":
+        why = "a float32 model has no integer projections to hoist"
+    elif model.needs_window:
+        why = "this model runs layer by layer over a whole window (Bidirectional or go_backwards)"
+    elif not isinstance(q.layers[0], QRecurrent):
+        why = f"its first layer is {type(model.layers[0]).__name__}, not a recurrent layer"
+    elif not tiled(q.layers[0]):
+        why = "its first layer is a GRU with reset_after=False, whose step is not tiled"
+    if why:
+        raise InputError(f"--input-projections applies to a model whose first layer is an integer "
+                         f"SimpleRNN, LSTM or GRU (reset_after=True) that steps: {why}",
+                         "leave --input-projections out")
+    l0 = q.layers[0]
+    return _gates(l0) * l0.units
+
+
 def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None,
-                     wide: bool = False) -> Generated:
+                     wide: bool = False, proj_steps: int = 0, bench_run: bool = False) -> Generated:
     """The model's C.  ``wide``: recurrent weights in the int16 layout (twice their flash, for the
-    Cortex-M DSP kernel that then needs no SXTB16 on weights; rnnmcu build --wide-weights)."""
+    Cortex-M DSP kernel that then needs no SXTB16 on weights; rnnmcu build --wide-weights).
+    ``proj_steps``: run() computes the first layer's input projections (requantised W x plus bias)
+    for blocks of that many steps before stepping through them (projection_rows; 0: off), for
+    proj_steps * G*units * 4 bytes more state (rnnmcu build --input-projections); such a build's
+    BENCH times run(), as ``bench_run`` makes any build's (for benchmarks that compare the two)."""
     name = model.name
     prec = q.precision
+    if not 0 <= proj_steps <= 4096:
+        raise InputError(f"--input-projections {proj_steps}: the block must be 1..4096 steps (0: off)",
+                         "choose a block of a few steps, such as 8 or 16")
+    proj_rows = projection_rows(model, q) if proj_steps else 0
     if wide and prec == "float32":
         raise InputError("--wide-weights stores int8 weights as int16 for the integer kernels; "
                          "a float32 model has float weights",
@@ -246,6 +275,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     else:
         steps = int(max_steps or 65535)
     steps = max(1, min(steps, 65535))
+    proj_steps = min(proj_steps, steps)  # a block longer than the longest window only costs RAM
     F, D = model.input_dim, model.output_dim
     maxw = max([F] + [_out_dim(l) for l in layers])
     last_rec = max(i for i, l in enumerate(layers) if _is_rec(l) or _is_bi(l))
@@ -274,6 +304,8 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
          f"#define RNNMCU_{U}_WINDOW_ONLY {int(window)} /* 1: no {name}_step(); use {name}_run() */\n",
          f"#define RNNMCU_{U}_MASKING {int(model.mask_value is not None)}\n",
          f"#define RNNMCU_{U}_WIDE_WEIGHTS {int(wide)} /* 1: recurrent weights stored as int16 (--wide-weights) */\n",
+         f"#define RNNMCU_{U}_INPUT_PROJECTIONS {proj_steps} /* run() computes the first layer's W x "
+         f"this many steps at a time (--input-projections; 0: off) */\n",
          f"#define RNNMCU_{U}_OUTPUT_SCALE {_fmt_float(q.s_out)} /* real output = value * scale */\n\n",
          f"typedef {T_} {name}_value_t;\n\n",
          "typedef struct {\n"]
@@ -293,6 +325,9 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     else:
         h.append(f"    {'float' if prec == 'float32' else 'int32_t'} scratch[{scratch}];\n")
     h.append(f"    {T_} buf[2][{maxw}];\n")
+    if proj_steps:
+        h.append(f"    int32_t proj[{proj_steps * proj_rows}]; /* run(): the first layer's requantised W x "
+                 f"for {proj_steps} steps */\n")
     if window:
         h.append(f"    {T_} seq[2][{steps * maxw}];\n")
     h.append(f"}} {name}_state_t;\n\n")
@@ -368,30 +403,52 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     c.append("}\n\n")
 
     if not window:
-        # one step through the whole stack; head=0 stops after the last recurrent layer
-        c.append(f"static void {name}_forward({name}_state_t *s, const {T_} *x, {T_} *y, int head)\n{{\n")
-        src, b = "x", 0
-        for i, l in enumerate(layers):
-            if _is_rec(l):
-                c.append(f"    {call(i, l, src, '')}\n")
-                src = f"s->l{i}_h"
-                if i == last_rec and i < len(layers) - 1:
-                    c.append("    if (!head)\n        return;\n")
-            else:
-                dst = f"s->buf[{b}]"
-                c.append(f"    {call(i, l, src, dst)}\n")
-                src, b = dst, b ^ 1
-        c.append(f"    if (head)\n        memcpy(y, {src}, sizeof(*y) * {D});\n}}\n\n")
+        # one step through the whole stack; head=0 stops after the last recurrent layer; the _px
+        # twin takes the first layer's W x from run()'s projections
+        def forward(fn: str, first: str, px: bool) -> None:
+            c.append(f"static void {name}_{fn}({name}_state_t *s, {first}, {T_} *y, int head)\n{{\n")
+            src, b = "x", 0
+            for i, l in enumerate(layers):
+                if _is_rec(l):
+                    line = call(i, l, src, "")
+                    if px and i == 0:
+                        line = line.replace(f"_step_{wsfx}{sfx}(&{name}_l0, x,", f"_step_px_{wsfx}{sfx}(&{name}_l0, px,")
+                    c.append(f"    {line}\n")
+                    src = f"s->l{i}_h"
+                    if i == last_rec and i < len(layers) - 1:
+                        c.append("    if (!head)\n        return;\n")
+                else:
+                    dst = f"s->buf[{b}]"
+                    c.append(f"    {call(i, l, src, dst)}\n")
+                    src, b = dst, b ^ 1
+            c.append(f"    if (head)\n        memcpy(y, {src}, sizeof(*y) * {D});\n}}\n\n")
+
+        forward("forward", f"const {T_} *x", False)
         c.append(f"int {name}_step({name}_state_t *s, const {T_} *x, {T_} *y)\n{{\n"
                  f"    {name}_forward(s, x, y, 1);\n    return RNNMCU_OK;\n}}\n\n")
-        c.append(f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y)\n{{\n"
-                 f"    uint16_t t;\n    if ({_steps_check(steps)})\n        return RNNMCU_ERR_STEPS;\n"
-                 f"    {name}_reset(s);\n    for (t = 0; t < T; t++)\n")
-        if seq_out:
-            c.append(f"        {name}_forward(s, x + (uint32_t)t * {F}u, y + (uint32_t)t * {D}u, 1);\n")
+        if proj_steps:
+            forward("forward_px", "int32_t *px", True)
+            B = proj_steps
+            yt = f"y + (t0 + t) * {D}u, 1" if seq_out else "y, t0 + t + 1u == T"
+            c.append(f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y)\n{{\n"
+                     f"    uint32_t t0, t;\n    if ({_steps_check(steps)})\n        return RNNMCU_ERR_STEPS;\n"
+                     f"    {name}_reset(s);\n"
+                     f"    /* the first layer's W x for {B} steps at a time, then those steps */\n"
+                     f"    for (t0 = 0; t0 < T; t0 += {B}u) {{\n"
+                     f"        const uint32_t nb = T - t0 < {B}u ? T - t0 : {B}u;\n"
+                     f"        rnnmcu_rnn_proj_{wsfx}{sfx}(&{name}_l0, x + t0 * {F}u, (uint16_t)nb, s->proj, s->scratch);\n"
+                     f"        for (t = 0; t < nb; t++)\n"
+                     f"            {name}_forward_px(s, s->proj + t * {proj_rows}u, {yt});\n"
+                     f"    }}\n    return RNNMCU_OK;\n}}\n\n")
         else:
-            c.append(f"        {name}_forward(s, x + (uint32_t)t * {F}u, y, t + 1u == T);\n")
-        c.append("    return RNNMCU_OK;\n}\n\n")
+            c.append(f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y)\n{{\n"
+                     f"    uint16_t t;\n    if ({_steps_check(steps)})\n        return RNNMCU_ERR_STEPS;\n"
+                     f"    {name}_reset(s);\n    for (t = 0; t < T; t++)\n")
+            if seq_out:
+                c.append(f"        {name}_forward(s, x + (uint32_t)t * {F}u, y + (uint32_t)t * {D}u, 1);\n")
+            else:
+                c.append(f"        {name}_forward(s, x + (uint32_t)t * {F}u, y, t + 1u == T);\n")
+            c.append("    return RNNMCU_OK;\n}\n\n")
     else:
         # layer by layer over the window (backward passes need the whole window)
         c.append(f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y)\n{{\n"
@@ -472,7 +529,8 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     # ---------------- app binding ----------------
     flags = ["RNNMCU_MODEL_WINDOW_ONLY" if window else None,
              "RNNMCU_MODEL_OUTPUT_SEQUENCE" if seq_out else None,
-             "RNNMCU_MODEL_MASKING" if model.mask_value is not None else None]
+             "RNNMCU_MODEL_MASKING" if model.mask_value is not None else None,
+             "RNNMCU_MODEL_BENCH_RUN" if proj_steps or bench_run else None]
     flags_s = " | ".join(f for f in flags if f) or "0"
     bnd = [banner, f'#include "{name}_model.h"\n#include "rnnmcu_model_iface.h"\n\n',
            f"static {name}_state_t rnnmcu_app_state;\n\n",
@@ -502,9 +560,9 @@ def write_atomic(path: str, text: str) -> None:
 
 
 def generate(model: ir.Model, q: QModel, out_dir: str, *, max_steps: int | None = None,
-             wide: bool = False) -> list[str]:
+             wide: bool = False, proj_steps: int = 0, bench_run: bool = False) -> list[str]:
     """Write the generated model files into ``out_dir``; returns their paths."""
-    g = generate_sources(model, q, max_steps=max_steps, wide=wide)
+    g = generate_sources(model, q, max_steps=max_steps, wide=wide, proj_steps=proj_steps, bench_run=bench_run)
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for fname, text in g.files().items():

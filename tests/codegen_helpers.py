@@ -94,11 +94,11 @@ def expected_stream(model: ir.Model, q: QModel, x: np.ndarray, lengths: np.ndarr
 
 
 def c_outputs(model: ir.Model, q: QModel, x: np.ndarray, lengths: np.ndarray | None, workdir, *,
-              wide: bool = False) -> np.ndarray:
-    """Generate (``wide``: the int16 weight layout), build (ASan/UBSan) and run the C model on the
-    same inputs the references see."""
+              wide: bool = False, proj_steps: int = 0) -> np.ndarray:
+    """Generate (``wide``: the int16 weight layout; ``proj_steps``: run() with input projections),
+    build (ASan/UBSan) and run the C model on the same inputs the references see."""
     gen = Path(workdir) / "gen"
-    emit.generate(model, q, str(gen), wide=wide)
+    emit.generate(model, q, str(gen), wide=wide, proj_steps=proj_steps)
     exe = build_driver(gen, Path(workdir) / "drv")
     L0 = np.full(len(x), x.shape[1]) if lengths is None else np.asarray(lengths)
     xc, L, _ = float_ref.compress(model, x, L0)

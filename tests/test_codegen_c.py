@@ -114,6 +114,46 @@ def test_tiled_steps_match_reference(tmp_path_factory, cell, reset_after):
             assert got.shape == exp.shape and np.array_equal(got, exp), (precision, wide)
 
 
+@pytest.mark.parametrize("cell", ["simple", "lstm", "peephole_lstm", "gru", "peephole_gru"])
+def test_input_projections_match_reference(tmp_path_factory, cell):
+    """run() computing the first layer's W x a block of steps at a time (--input-projections)
+    gives the outputs of the plain step, bit for bit: every tiled cell form, int8 and int16,
+    both weight layouts, windows of 1 to 23 steps against blocks of 1, 5 and 8 (a part block at
+    the end), a stacked layer over it, and a model that returns its whole sequence."""
+    rng = np.random.default_rng(41)
+    n = 70 if cell == "simple" else 37
+    seq_out = cell in ("simple", "gru")
+    layers = [random_recurrent(rng, cell, 5, n, return_sequences=True),
+              random_recurrent(rng, "lstm", n, 9, return_sequences=seq_out)]
+    model = ir.Model(name="m", input_dim=5, layers=layers, norm_mean=np.zeros(5), norm_std=np.ones(5))
+    x, L = sensor_data(rng, model, 4, 23, True)
+    L[0], L[1] = 1, 23
+    for precision, wide, B in (("int8", False, 8), ("int8", True, 5), ("int16", False, 1), ("int16", True, 8)):
+        q = quantize.quantize(model, x, L, precision)
+        exp = expected_stream(model, q, x, L)
+        got = c_outputs(model, q, x, L, tmp_path_factory.mktemp("proj"), wide=wide, proj_steps=B)
+        assert got.shape == exp.shape and np.array_equal(got, exp), (precision, wide, B)
+
+
+def test_input_projections_state_and_flags():
+    """The block's buffer is B x G x units words of state, B no longer than the longest window;
+    the binding tells the app's BENCH to time run(), the path this build is for; step() is the
+    plain one."""
+    rng = np.random.default_rng(2)
+    model = ir.Model(name="m", input_dim=6, layers=[random_recurrent(rng, "lstm", 6, 32)])
+    q = quantize.quantize(model, rng.normal(0, 1, (4, 20, 6)).astype(np.float32), None, "int8")
+    g = emit.generate_sources(model, q, proj_steps=8)
+    assert "int32_t proj[1024];" in g.header and "RNNMCU_M_INPUT_PROJECTIONS 8 " in g.header
+    assert "RNNMCU_MODEL_BENCH_RUN" in g.binding and ".step = rnnmcu_app_step" in g.binding
+    assert "rnnmcu_rnn_proj_s8(&m_l0" in g.source and "rnnmcu_lstm_step_px_s8(&m_l0, px," in g.source
+    assert "rnnmcu_lstm_step_s8(&m_l0, x," in g.source  # step() keeps the plain kernel
+    assert "int32_t proj[6400];" in emit.generate_sources(model, q, max_steps=50, proj_steps=4096).header
+    plain = emit.generate_sources(model, q)
+    assert "proj[" not in plain.header and "BENCH_RUN" not in plain.binding
+    assert "RNNMCU_MODEL_BENCH_RUN" in emit.generate_sources(model, q, bench_run=True).binding
+    assert "RNNMCU_M_INPUT_PROJECTIONS 0 " in plain.header
+
+
 def test_tile_order_and_scratch():
     """Row G*j + g of a tiled layer's arrays is gate g of unit j; the untiled GRU form and float
     keep the whole layer's sums in scratch, a tiled one two tiles' and the new h of the units before the last tile."""
@@ -164,13 +204,15 @@ CROSS = {
 
 @pytest.mark.parametrize("compiler", sorted(CROSS))
 def test_generated_c_builds_strict_on_every_compiler(c_compilers, tmp_path, compiler):
-    """Runtime + generated model compile with -std=c99 -Wall -Wextra -Werror -pedantic."""
+    """Runtime + generated model compile with -std=c99 -Wall -Wextra -Werror -pedantic (the
+    integer LSTM with run() computing input projections, the SimpleRNN without)."""
     cc = c_compilers[compiler]
     for precision, wide in (("int8", False), ("int16", False), ("float32", False), ("int8", True), ("int16", True)):
         for cell, window in (("lstm", False), ("gru", True), ("simple", False)):
             model, q = _sample_model(precision, cell, window)
             gen = tmp_path / f"{precision}-{cell}-{int(wide)}"
-            emit.generate(model, q, str(gen), wide=wide)
+            proj = 8 if cell == "lstm" and precision != "float32" else 0  # run() with input projections
+            emit.generate(model, q, str(gen), wide=wide, proj_steps=proj)
             srcs = sorted(gen.glob("*.c")) + sorted(RUNTIME.glob("*.c"))
             for src in srcs:
                 r = subprocess.run([cc, *STRICT, "-O2", *CROSS[compiler], "-I", str(gen), "-I", str(RUNTIME),

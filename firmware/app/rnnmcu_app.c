@@ -207,7 +207,8 @@ static rnnmcu_proto_err_t rnnmcu_app_run(size_t plen, size_t *out_len)
 }
 
 /* BENCH: reset, time n calls of step (or one run over n copies of the vector for window-only
- * models), reset again.  The state after BENCH is the reset state. */
+ * models and models flagged RNNMCU_MODEL_BENCH_RUN, e.g. run() computing input projections
+ * ahead), reset again.  The state after BENCH is the reset state. */
 static rnnmcu_proto_err_t rnnmcu_app_bench(size_t plen, size_t *out_len)
 {
     const rnnmcu_model_desc_t *m = &rnnmcu_app_model;
@@ -224,7 +225,7 @@ static rnnmcu_proto_err_t rnnmcu_app_bench(size_t plen, size_t *out_len)
         return RNNMCU_PROTO_ERR_T_RANGE;
     }
     memmove(RX_PAYLOAD, RX_PAYLOAD + 2, vec_bytes);
-    if (rnnmcu_app_can_step()) {
+    if (rnnmcu_app_can_step() && (m->flags & RNNMCU_MODEL_BENCH_RUN) == 0u) {
         uint16_t i;
         if (rnnmcu_app_bytes(m->output_dim) > RNNMCU_PROTO_MAX_PAYLOAD) {
             return RNNMCU_PROTO_ERR_MODEL;

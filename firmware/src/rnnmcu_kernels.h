@@ -198,6 +198,23 @@ void rnnmcu_gru_reset_before_step_w16_s8(const rnnmcu_rnn_q_t *p, const int8_t *
                                          int32_t *scratch);
 void rnnmcu_gru_reset_before_step_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c,
                                           int32_t *scratch);
+/* run() with input projections (rnnmcu build --input-projections): rnnmcu_rnn_proj_<sfx> computes
+ * a tiled layer's W x, requantised and with the bias added, for a block of `steps` input vectors
+ * at once (px: steps * G*units words); the step_px functions then take this step's G*units words
+ * of px in place of x (and overwrite them).  GRU reset_after=0 has none: it is not tiled. */
+#define RNNMCU_DECLARE_PX(sfx, act_t)                                                                      \
+    void rnnmcu_rnn_proj_##sfx(const rnnmcu_rnn_q_t *p, const act_t *x, uint16_t steps, int32_t *px,      \
+                               int32_t *scratch);                                                         \
+    void rnnmcu_simple_step_px_##sfx(const rnnmcu_rnn_q_t *p, int32_t *px, act_t *h, int16_t *c, int32_t *scratch); \
+    void rnnmcu_lstm_step_px_##sfx(const rnnmcu_rnn_q_t *p, int32_t *px, act_t *h, int16_t *c, int32_t *scratch); \
+    void rnnmcu_peephole_lstm_step_px_##sfx(const rnnmcu_rnn_q_t *p, int32_t *px, act_t *h, int16_t *c,      \
+                                            int32_t *scratch);                                            \
+    void rnnmcu_gru_step_px_##sfx(const rnnmcu_rnn_q_t *p, int32_t *px, act_t *h, int16_t *c, int32_t *scratch)
+RNNMCU_DECLARE_PX(s8, int8_t);
+RNNMCU_DECLARE_PX(s16, int16_t);
+RNNMCU_DECLARE_PX(w16_s8, int8_t);
+RNNMCU_DECLARE_PX(w16_s16, int16_t);
+#undef RNNMCU_DECLARE_PX
 void rnnmcu_merge_s8(const rnnmcu_merge_q_t *p, const int8_t *a, const int8_t *b, int8_t *y);
 void rnnmcu_merge_s16(const rnnmcu_merge_q_t *p, const int16_t *a, const int16_t *b, int16_t *y);
 /* Dense layer; scratch holds output_dim words. */

@@ -25,6 +25,8 @@ typedef enum {
 #define RNNMCU_MODEL_WINDOW_ONLY     0x01u /* needs a whole window: step is NULL (Bidirectional, go_backwards) */
 #define RNNMCU_MODEL_OUTPUT_SEQUENCE 0x02u /* run() writes one output vector per step (T * output_dim) */
 #define RNNMCU_MODEL_MASKING         0x04u /* the model skips masked steps (quantize_input reports them) */
+#define RNNMCU_MODEL_BENCH_RUN       0x08u /* BENCH times run() over n copies, not n step()s: the
+                                            * path this build is for (--input-projections) */
 
 typedef struct {
     const char *name;          /* model name (C identifier) */

@@ -106,89 +106,9 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gate_rows)(const rnnmcu_rnn_q_t *p, int32_t *
         ax[r] = rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r)));
 }
 
-/* ---- the tiled steps (every cell form but GRU reset_after=0) ----
- * Rows are unit-major (rnnmcu_kernels.h, RNNMCU_TILE_UNITS): gate g of unit j is row G*j + g of W,
- * U and rq.  A tile of tu units is the rows [G*u0, G*(u0 + tu)): its W x go to ax, its U h to ah
- * (both indexed from the tile's first row), the tile's cell function writes the units' new h to
- * hn (h keeps the old values that the later tiles' U h read) and updates c in place. */
-
-/* The activation vectors a tiled step multiplies: x and h themselves, or (Xtensa, int8) both
- * widened once per step into the scratch words after the step's own, for the int16 kernel. */
-#if RNNMCU_ACT_BITS == 8 && defined(RNNMCU_S8_VIA_S16)
-#define RNNMCU_MVT RNNMCU_MV16
-/* the widened x, and the widened h after it */
-#define RNNMCU_XV(G) ((const int16_t *)(const void *)(scratch + RNNMCU_RNN_SCRATCH_WORDS((G), p->units, 1u)))
-#define RNNMCU_HV(G) (RNNMCU_XV(G) + 2u * ((p->input_dim + 1u) / 2u))
-#define RNNMCU_WIDEN_XH(G)                                                                   \
-    do {                                                                                     \
-        RNNMCU_FN(rnnmcu_widen)(x, p->input_dim, (int16_t *)(void *)RNNMCU_XV(G));           \
-        RNNMCU_FN(rnnmcu_widen)(h, p->units, (int16_t *)(void *)RNNMCU_HV(G));               \
-    } while (0)
-#define RNNMCU_HN_IN_PLACE 1 /* the products read the widened copy of h: the tiles update h itself */
-#else
-#define RNNMCU_MVT RNNMCU_FN(rnnmcu_matvec)
-#define RNNMCU_XV(G) (x)
-#define RNNMCU_HV(G) (h)
-#define RNNMCU_WIDEN_XH(G) ((void)0)
-#define RNNMCU_HN_IN_PLACE 0
-#endif
-
-/* The packed rows from row r0 (a multiple of RNNMCU_MV_ROWS) on, of a matrix of cols columns */
-#define RNNMCU_ROWS_FROM(w, r0, cols) ((w) + (uint32_t)(r0) * RNNMCU_MV_PAD((cols), RNNMCU_MV_COLS))
-
-/* A tiled step: G rows per unit; for each tile, both products (W x into scratch, U h after a
- * whole tile's rows), then cell(p, scratch, u0, tu, h, c) for the tile's units.  The last tile's
- * cell writes h itself (every U h is done by then), the others' write the new h after the two
- * tiles of sums, copied to h at the end.  A macro, so that every cell's step function is one
- * function with its cell function called directly. */
-#define RNNMCU_TILED_STEP(G, cell)                                                                   \
-    do {                                                                                             \
-        uint32_t u0_;                                                                                \
-        RNNMCU_WIDEN_XH(G);                                                                          \
-        /* p->units and p->input_dim are read where used, not kept across the calls: fewer values  \
-         * live across calls, a smaller frame */                                                    \
-        for (u0_ = 0; u0_ < p->units; u0_ += RNNMCU_TILE_UNITS(G)) {                                 \
-            const uint32_t tu_ = p->units - u0_ < RNNMCU_TILE_UNITS(G) ? p->units - u0_ : RNNMCU_TILE_UNITS(G); \
-            RNNMCU_MVT(RNNMCU_ROWS_FROM(RNNMCU_WP(w), (G) * u0_, p->input_dim), RNNMCU_XV(G),         \
-                       (uint16_t)((G) * tu_), p->input_dim, scratch);                                \
-            RNNMCU_MVT(RNNMCU_ROWS_FROM(RNNMCU_WP(u), (G) * u0_, p->units), RNNMCU_HV(G),             \
-                       (uint16_t)((G) * tu_), p->units, scratch + (G) * RNNMCU_TILE_MIN(G, p->units)); \
-            cell(p, scratch, u0_, tu_, h, c);                                                        \
-        }                                                                                            \
-        if (!RNNMCU_HN_IN_PLACE && p->units > RNNMCU_TILE_UNITS(G))                                  \
-            memcpy(h, scratch + 2u * (G) * RNNMCU_TILE_UNITS(G),                                     \
-                   (p->units - 1u) / RNNMCU_TILE_UNITS(G) * RNNMCU_TILE_UNITS(G) * sizeof(RNNMCU_ACT_T)); \
-    } while (0)
-
-/* What a tile's cell function starts with: where the tile's U h sums are (ah, after a whole
- * tile's W x in ax), where its units' new h go (hn, indexed by unit: h itself in the last tile),
- * and the tile's row records */
-#define RNNMCU_TILE_LOCALS(G)                                                                        \
-    const uint32_t tmax = (G) * RNNMCU_TILE_MIN((G), p->units);                                      \
-    const int32_t *const ah = ax + tmax;                                                             \
-    RNNMCU_ACT_T *const hn = (RNNMCU_HN_IN_PLACE || u0 + tu == p->units) ? h                        \
-                                                                        : (RNNMCU_ACT_T *)(void *)(ax + 2u * tmax); \
-    const rnnmcu_row_q_t *const rq = p->rq + (G) * u0
-
-RNNMCU_PHASE void RNNMCU_FN(rnnmcu_simple_tile)(const rnnmcu_rnn_q_t *p, int32_t *ax,
-                                                uint32_t u0, uint32_t tu, RNNMCU_ACT_T *h, int16_t *c)
-{
-    RNNMCU_TILE_LOCALS(1u);
-    const int32_t k = p->k;
-    const int16_t *const tab = p->tab_act;
-    uint32_t r;
-    (void)c;
-    for (r = 0; r < tu; r++)
-        hn[u0 + r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r))), k));
-}
-
-/* One function per cell, so that the linker keeps only the cells a model uses; rnnmcu_rnn_step
- * dispatches on p->cell for callers that do not know it. */
-void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
-                                   int32_t *scratch)
-{
-    RNNMCU_TILED_STEP(1u, RNNMCU_FN(rnnmcu_simple_tile));
-}
+/* ---- the tiled steps (every cell form but GRU reset_after=0): rnnmcu_qtiles_impl.h, once for
+ * steps that compute their own W x and once for steps of run() whose W x rnnmcu_rnn_proj computed
+ * for a block of steps at once ---- */
 
 /* c_t = f * c_{t-1} + i * g, saturated to int16.  Each product is at most 2^30, so with q >= 1
  * (every bounded gate activation) the sum of the two shifted products fits in int32; q = 0 (an
@@ -196,80 +116,6 @@ void RNNMCU_FN(rnnmcu_simple_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *
 #define RNNMCU_LSTM_C(i_, f_, g_, cj)                                                              \
     (q > 0 ? rnnmcu_sat16_32(rnnmcu_rshr((f_) * (cj), q) + rnnmcu_rshr((i_) * (g_), q))          \
            : rnnmcu_sat16((int64_t)rnnmcu_rshr((f_) * (cj), q) + rnnmcu_rshr((i_) * (g_), q)))
-
-/* LSTM tile: rows i, f, g, o of each unit through their tables (in place in ax), then c_t and h_t */
-RNNMCU_PHASE void RNNMCU_FN(rnnmcu_lstm_tile)(const rnnmcu_rnn_q_t *p, int32_t *ax,
-                                              uint32_t u0, uint32_t tu, RNNMCU_ACT_T *h, int16_t *c)
-{
-    RNNMCU_TILE_LOCALS(4u);
-    const int32_t q = p->q, qk = p->q + p->k;
-    const int16_t *const tab_out = p->tab_out;
-    uint32_t j;
-    {
-        const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
-        uint32_t r;
-        /* unrolled by unit: a loop over rows choosing the table per row is 3% slower on Cortex-M4 */
-        for (r = 0; r < 4u * tu; r += 4u) {
-            ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
-            ax[r + 1u] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r + 1u)));
-            ax[r + 2u] = rnnmcu_table(tab_act, rnnmcu_sat16_32(RNNMCU_PRE(r + 2u)));
-            ax[r + 3u] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r + 3u)));
-        }
-    }
-    c += u0;
-    for (j = 0; j < tu; j++, ax += 4) {
-        const int32_t c_new = RNNMCU_LSTM_C(ax[0], ax[1], ax[2], (int32_t)c[j]);
-        hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(ax[3] * rnnmcu_table(tab_out, c_new), qk));
-        c[j] = (int16_t)c_new;
-    }
-}
-
-void RNNMCU_FN(rnnmcu_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
-                                 int32_t *scratch)
-{
-    RNNMCU_TILED_STEP(4u, RNNMCU_FN(rnnmcu_lstm_tile));
-}
-
-/* Peephole LSTM tile: i and f see c_{t-1}, g has none (gate values in place in ax); then c_t, row
- * o, whose peephole sees c_t, and h_t.  The peepholes are stored gate-major: p[g*n + unit]. */
-RNNMCU_PHASE void RNNMCU_FN(rnnmcu_lstm_peep_tile)(const rnnmcu_rnn_q_t *p, int32_t *ax,
-                                                   uint32_t u0, uint32_t tu, RNNMCU_ACT_T *h, int16_t *c)
-{
-    RNNMCU_TILE_LOCALS(4u);
-    const uint32_t n = p->units;
-    const int16_t *const pp = p->p + u0;
-    const int16_t *const tab_rec = p->tab_rec;
-    uint32_t j;
-    c += u0;
-    for (j = 0; j < tu; j++) {
-        const uint32_t r = 4u * j;
-        const int32_t cj = c[j];
-        ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r) + RNNMCU_PEEP(pp[j] * cj, 0)));
-        ax[r + 1u] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r + 1u) + RNNMCU_PEEP(pp[n + j] * cj, 1)));
-        ax[r + 2u] = rnnmcu_table(p->tab_act, rnnmcu_sat16_32(RNNMCU_PRE(r + 2u)));
-    }
-    {
-        const int32_t q = p->q, qk = p->q + p->k;
-        const int16_t *const tab_out = p->tab_out;
-        for (j = 0; j < tu; j++) {
-            const uint32_t r = 4u * j;
-            const int32_t c_new = RNNMCU_LSTM_C(ax[r], ax[r + 1u], ax[r + 2u], (int32_t)c[j]);
-            const int32_t zo = RNNMCU_PRE(r + 3u) + RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
-            const int32_t o_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zo));
-            hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(o_ * rnnmcu_table(tab_out, c_new), qk));
-            c[j] = (int16_t)c_new;
-        }
-    }
-}
-
-/* A function of its own, so that a plain LSTM does not link the peephole code */
-void RNNMCU_FN(rnnmcu_peephole_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h,
-                                          int16_t *c, int32_t *scratch)
-{
-    RNNMCU_TILED_STEP(4u, RNNMCU_FN(rnnmcu_lstm_peep_tile));
-}
-
-#undef RNNMCU_LSTM_C
 
 /* h_t of a GRU unit: z blends h_{t-1} (hk = h * 2^k) and the candidate ht.  With unit_gate, z in
  * [0, 2^q] makes the blend a convex combination of hk and ht (both int16 range: h is int16 with
@@ -279,62 +125,39 @@ void RNNMCU_FN(rnnmcu_peephole_lstm_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_
     (unit_gate ? SAT_ACT32(rnnmcu_rshr((z) * (hk) + (((int32_t)1 << q) - (z)) * (ht), q + k))       \
                : SAT_ACT(rnnmcu_rshr64((int64_t)(z) * (hk) + (int64_t)(((int32_t)1 << q) - (z)) * (ht), q + k)))
 
-/* GRU reset_after=1 tile (rows z, r, candidate of each unit): r, then the candidate
- * px + r * (U_c h + b_rec), saturated (in place of the candidate's W x); then z (whose peephole, in
- * a peephole GRU, sees the new candidate) and the blend */
-RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_tile)(const rnnmcu_rnn_q_t *p, int32_t *ax,
-                                             uint32_t u0, uint32_t tu, RNNMCU_ACT_T *h, int16_t *c)
+#define RNNMCU_PXM 0
+#include "rnnmcu_qtiles_impl.h"
+#undef RNNMCU_PXM
+#define RNNMCU_PXM 1
+#include "rnnmcu_qtiles_impl.h"
+#undef RNNMCU_PXM
+
+#undef RNNMCU_LSTM_C
+
+/* W x requantised, plus the bias, for `steps` consecutive input vectors (x[steps][input_dim]) of a
+ * tiled layer: px[t][r], G*units words per step in the layer's row order, what
+ * rnnmcu_<cell>_step_px_<sfx> takes in place of x (run() with input projections: codegen/emit.py).
+ * The products run step by step through the step's own kernel; the requantisation runs row by row
+ * over the block, each row's multiplier, shifts and bias loaded once per block rather than once
+ * per step.  scratch: the widening buffer on Xtensa (RNNMCU_XBUF_WORDS(input_dim) words). */
+void RNNMCU_FN(rnnmcu_rnn_proj)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, uint16_t steps, int32_t *px,
+                                int32_t *scratch)
 {
-    RNNMCU_TILE_LOCALS(3u);
-    const int32_t q = p->q;
-    uint32_t j;
-    (void)c;
-    {
-        const int32_t *const b_rec = p->b_rec + u0; /* the candidate rows' own */
-        const int16_t *const tab_rec = p->tab_rec;
-        for (j = 0; j < tu; j++) {
-            const uint32_t r = 3u * j + 1u, rc = 3u * j + 2u;
-            const int32_t r_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_PRE(r)));
-            const int32_t px = rnnmcu_sat16_32(rnnmcu_rq32_le(ax[rc], rq[rc].mx, rq[rc].lx, rq[rc].ex) + rq[rc].b);
-            const int32_t ph = rnnmcu_sat16_32(rnnmcu_rq32_le(ah[rc], rq[rc].mh, rq[rc].lh, rq[rc].eh) + b_rec[j]);
-            ax[rc] = rnnmcu_sat16_32(px + rnnmcu_rshr(r_ * ph, q));
-        }
-    }
-    {
-        const int32_t k = p->k;
-        const int16_t *const pp = p->p ? p->p + u0 : 0;
-        const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
-        const int unit_gate = p->unit_gate;
-        for (j = 0; j < tu; j++) {
-            const uint32_t r = 3u * j;
-            const int32_t ht = rnnmcu_table(tab_act, ax[r + 2u]);
-            int32_t zz = RNNMCU_PRE(r);
-            if (pp) /* peephole GRU: z sees the new candidate */
-                zz += RNNMCU_PEEP(pp[j] * ht, 0);
-            {
-                const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
-                const int32_t hk = (int32_t)h[u0 + j] * ((int32_t)1 << k);
-                hn[u0 + j] = RNNMCU_GRU_BLEND(z, hk, ht);
-            }
-        }
+    const uint32_t gates = p->cell == RNNMCU_CELL_SIMPLE ? 1u : p->cell == RNNMCU_CELL_LSTM ? 4u : 3u;
+    const uint32_t rows = gates * p->units, cols = p->input_dim;
+    uint32_t t, r;
+    (void)scratch;
+    for (t = 0; t < steps; t++)
+        RNNMCU_MV(RNNMCU_WP(w), x + t * cols, (uint16_t)rows, (uint16_t)cols, px + t * rows, scratch);
+    for (r = 0; r < rows; r++) {
+        const int32_t m = p->rq[r].mx, b = p->rq[r].b;
+        const uint32_t l = p->rq[r].lx, e = p->rq[r].ex;
+        int32_t *y = px + r;
+        for (t = 0; t < steps; t++, y += rows)
+            *y = rnnmcu_rq32_le(*y, m, l, e) + b;
     }
 }
 
-/* GRU: reset_after=1 (Keras' default): r scales U_c h + b_rec */
-void RNNMCU_FN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,
-                                 int32_t *scratch)
-{
-    RNNMCU_TILED_STEP(3u, RNNMCU_FN(rnnmcu_gru_tile));
-}
-
-#undef RNNMCU_TILED_STEP
-#undef RNNMCU_TILE_LOCALS
-#undef RNNMCU_ROWS_FROM
-#undef RNNMCU_WIDEN_XH
-#undef RNNMCU_XV
-#undef RNNMCU_HV
-#undef RNNMCU_MVT
-#undef RNNMCU_HN_IN_PLACE
 
 /* ---- GRU reset_after=0: untiled, in gate-major rows (z [0, n), r [n, 2n), candidate [2n, 3n)),
  * since its candidate product U_c (r * h) needs the whole r first ---- */

@@ -26,6 +26,7 @@ ERROR = 0xFF
 FLAG_WINDOW_ONLY = 0x01
 FLAG_OUTPUT_SEQUENCE = 0x02
 FLAG_MASKING = 0x04
+FLAG_BENCH_RUN = 0x08  # BENCH times run() (e.g. --input-projections builds)
 
 
 class MsgType(enum.IntEnum):
@@ -264,6 +265,12 @@ class DeviceInfo:
     @property
     def window_only(self) -> bool:
         return bool(self.flags & FLAG_WINDOW_ONLY)
+
+    @property
+    def bench_runs(self) -> bool:
+        """BENCH times one RUN of n copies (window-only models and FLAG_BENCH_RUN ones, e.g. built
+        with --input-projections), not n STEPs; n is then limited by max_window()."""
+        return self.window_only or bool(self.flags & FLAG_BENCH_RUN)
 
     @property
     def output_sequence(self) -> bool:

@@ -209,8 +209,8 @@ class Device:
         return self._decode_values(payload, info.output_dim, "RUN")
 
     def bench(self, x: np.ndarray, n: int) -> BenchResult:
-        """Counter ticks for n steps of the same input (one RUN of n copies for window-only
-        models).  Leaves the model in its reset state."""
+        """Counter ticks for n steps of the same input (one RUN of n copies for window-only and
+        FLAG_BENCH_RUN models: DeviceInfo.bench_runs).  Leaves the model in its reset state."""
         info = self.cached_info
         if not 1 <= n <= 0xFFFF:
             raise InputError(f"bench repeats {n}: must be 1..65535", "choose a smaller count")

@@ -196,7 +196,7 @@ def run_hil(device: Device,
                 rec["run"] = {"steps": L, "mismatches": k}
                 values_checked += y.size
             if bench_repeats:
-                reps = bench_repeats if not info.window_only else min(bench_repeats, max_t)
+                reps = bench_repeats if not info.bench_runs else min(bench_repeats, max_t)
                 where = f"BENCH x{reps}"
                 b = device.bench(s[0], reps)
                 rec["bench"] = b.to_dict()
