@@ -62,6 +62,7 @@ def test_bit_exact_on_emulated_board(models, board):
         assert rep["device"]["board"] == board and rep["device"]["counter_kind_name"] == "instructions"
         bench = s["bench"]
         assert bench["unit"] == "instructions" and bench["per_step_min"] > 0
+        assert bench["timed"] == ("run" if cell == "bidirectional" else "step")
         figures[(cell, precision)] = rep["sequences"][0]["bench"]
     print(board, {k: v["per_step"] for k, v in figures.items()})
     # a second run of one model (a new QEMU process): the same instruction count for the same input

@@ -105,6 +105,24 @@ def test_mismatch_list_is_capped_but_counted(builds) -> None:
     assert r["mismatches_total"] == lengths[0] * 4 and len(r["mismatches"]) == 5
 
 
+def test_bench_run_model_benches_run_and_still_steps(builds) -> None:
+    """A streaming model flagged BENCH_RUN (an --input-projections build): the step pass runs,
+    BENCH times one run() (so its n is capped at the device's window, 64 here, where n step()s
+    would take 500).  (The host build has no counter; the emulated boards' reports saying
+    "timed": "run" is test_kernels_arch's.)"""
+    xq, lengths = _data(5)
+    steps, runs = _refs(xq, lengths)
+    with _open(builds("FAKE_BENCH_RUN")) as d:
+        rep = run_hil(d, steps, runs, xq, lengths, bench_repeats=500)
+        assert d.cached_info.bench_runs and not d.cached_info.window_only
+    assert rep["passed"] is True and rep["summary"]["step_pass"] is True
+    assert all(r["step"]["mismatches"] == 0 for r in rep["sequences"])
+    assert rep["sequences"][0]["bench"]["n"] == 64
+    with _open(builds()) as d:
+        plain = run_hil(d, steps, runs, xq, lengths, bench_repeats=500)
+    assert plain["sequences"][0]["bench"]["n"] == 500
+
+
 def test_window_only_skips_the_step_pass(builds) -> None:
     xq, lengths = _data(4)
     steps, runs = _refs(xq, lengths, output_sequence=True)

@@ -8,7 +8,8 @@
  *            makes step return -1 without touching the state.
  *   run(x, T): reset, then T steps; y = the last step's y, or every step's y with
  *            -DFAKE_OUTPUT_SEQUENCE.  T == 0 or T > max_steps returns -1.
- * Options: -DFAKE_WINDOW_ONLY (step = NULL, flag set), -DFAKE_MAX_STEPS=n (default 64).
+ * Options: -DFAKE_WINDOW_ONLY (step = NULL, flag set), -DFAKE_MAX_STEPS=n (default 64),
+ * -DFAKE_BENCH_RUN (the BENCH_RUN flag: BENCH times run() although the model steps).
  * -DFAKE_FLOAT32: float elements; step: s[c] += x[c] in float (no clamp), y[c] = s[c], y[3] = k;
  *   x[0] being NaN is the refused input.  (Test code: only the app must stay integer-only.)
  */
@@ -47,6 +48,11 @@ typedef int16_t fake_elem_t;
 #define FAKE_F2 RNNMCU_MODEL_OUTPUT_SEQUENCE
 #else
 #define FAKE_F2 0u
+#endif
+#ifdef FAKE_BENCH_RUN
+#define FAKE_F3 RNNMCU_MODEL_BENCH_RUN
+#else
+#define FAKE_F3 0u
 #endif
 
 #ifdef FAKE_FLOAT32
@@ -149,7 +155,7 @@ const rnnmcu_model_desc_t rnnmcu_app_model = {
     .max_steps = FAKE_MAX_STEPS,
     .precision = (uint8_t)FAKE_PRECISION,
     .elem_size = (uint8_t)sizeof(fake_elem_t),
-    .flags = (uint8_t)(FAKE_F1 | FAKE_F2),
+    .flags = (uint8_t)(FAKE_F1 | FAKE_F2 | FAKE_F3),
     .state = &fake_state,
     .reset = fake_reset,
 #ifdef FAKE_WINDOW_ONLY
