@@ -147,14 +147,15 @@ def _keras_predict(keras_path: str, model, x: np.ndarray, lengths: np.ndarray | 
     return out
 
 
-def generate(model_path: str, out_dir: str, max_steps: int | None = None, wide: bool = False) -> list[str]:
+def generate(model_path: str, out_dir: str, max_steps: int | None = None, wide: bool = False,
+             input_projections: int = 0) -> list[str]:
     from rnnmcu.codegen import emit, qmodel
 
     model, q = qmodel.load(model_path)
     parent = os.path.dirname(os.path.abspath(out_dir))
     if not os.path.isdir(parent):
         raise InputError(f"folder {parent} does not exist", "create it or choose another -o")
-    return emit.generate(model, q, out_dir, max_steps=max_steps, wide=wide)
+    return emit.generate(model, q, out_dir, max_steps=max_steps, wide=wide, proj_steps=input_projections)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +163,8 @@ def generate(model_path: str, out_dir: str, max_steps: int | None = None, wide: 
 # ---------------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def _device_for(board: str, model, q, workdir: str, port: str | None, wide: bool = False) -> Iterator[Any]:
+def _device_for(board: str, model, q, workdir: str, port: str | None, wide: bool = False,
+                input_projections: int = 0) -> Iterator[Any]:
     """A synced-ready Device for ``board``: the given port, or firmware built from ``q`` and
     started here (the host board as a process, emulated boards under QEMU)."""
     from rnnmcu import emulator, platformio
@@ -180,7 +182,7 @@ def _device_for(board: str, model, q, workdir: str, port: str | None, wide: bool
         raise InputError(f"board {board!r} is a real board: rnnmcu test needs --port",
                          f"flash it with `rnnmcu flash --board {board} --port PORT`, then pass --port PORT")
     gen = os.path.join(workdir, "gen")
-    emit.generate(model, q, gen, wide=wide)
+    emit.generate(model, q, gen, wide=wide, proj_steps=input_projections)
     _say(f"building firmware for {board}")
     res = platformio.build(platformio.generate_project(b, gen, os.path.join(workdir, "project")), b)
     if b.kind == "host":
@@ -215,10 +217,11 @@ def expected_outputs(model, q, x: np.ndarray, lengths: np.ndarray | None):
 
 def hil_test(board: str, model_path: str, data_path: str, port: str | None = None,
              junit: str | None = None, report: str | None = None, max_seqs: int | None = None,
-             bench_repeats: int = 20, wide: bool = False) -> dict[str, Any]:
+             bench_repeats: int = 20, wide: bool = False, input_projections: int = 0) -> dict[str, Any]:
     """Run every test sequence on the device, step by step and as whole windows, and compare each
-    output with the bit-exact reference.  ``wide``: build the firmware with the wide weight layout
-    (ignored with ``port``: the device runs what was flashed)."""
+    output with the bit-exact reference.  ``wide``: build the firmware with the wide weight layout;
+    ``input_projections``: with run() computing the first layer's W x that many steps at a time
+    (both ignored with ``port``: the device runs what was flashed)."""
     from rnnmcu.codegen import qmodel
     from rnnmcu.hil import report as report_mod
     from rnnmcu.hil.runner import run_hil
@@ -236,7 +239,7 @@ def hil_test(board: str, model_path: str, data_path: str, port: str | None = Non
         if out is not None:
             _check_out_path(out)
     with tempfile.TemporaryDirectory(prefix="rnnmcu-test-") as work:
-        with _device_for(board, model, q, work, port, wide) as dev:
+        with _device_for(board, model, q, work, port, wide, input_projections) as dev:
             info = dev.sync()
             if info.model_hash != q.hash32:
                 raise CheckFailed(

@@ -504,15 +504,18 @@ def eval_cmd(model_path: str, data_path: str, keras_path: str | None, as_json: b
               help="Directory for the generated C files.")
 @click.option("--wide-weights", "wide", is_flag=True,
               help="Recurrent weights as int16 (twice their flash, faster on Cortex-M with DSP).")
+@click.option("--input-projections", "input_projections", type=int, default=0, metavar="N",
+              help="run() computes the first layer's W x N steps at a time (as `rnnmcu build "
+                   "--input-projections`; 0: off).")
 @json_option
-def generate(model_path: str, out_dir: str, wide: bool, as_json: bool) -> None:
+def generate(model_path: str, out_dir: str, wide: bool, input_projections: int, as_json: bool) -> None:
     """Generate portable C99 for a converted model.
 
     \b
     Example:
       rnnmcu generate model.rnnmcu -o gen/
     """
-    files = _api("generate")(model_path, out_dir, wide=wide)
+    files = _api("generate")(model_path, out_dir, wide=wide, input_projections=input_projections)
     files = [os.fspath(f) for f in files]
     if as_json:
         emit({"files": files}, True)
@@ -536,9 +539,13 @@ def generate(model_path: str, out_dir: str, wide: bool, as_json: bool) -> None:
               help="Send at most N sequences.")
 @click.option("--wide-weights", "wide", is_flag=True,
               help="Build the firmware with int16 recurrent weights (as `rnnmcu build --wide-weights`).")
+@click.option("--input-projections", "input_projections", type=int, default=0, metavar="N",
+              help="Build the firmware with run() computing the first layer's W x N steps at a time "
+                   "(as `rnnmcu build --input-projections`).")
 @json_option
 def test_cmd(board: str, model_path: str, data_path: str, port: str | None, junit: str | None,
-             report: str | None, max_seqs: int | None, wide: bool, as_json: bool) -> None:
+             report: str | None, max_seqs: int | None, wide: bool, input_projections: int,
+             as_json: bool) -> None:
     """Hardware-in-the-loop test: the device's outputs must equal the reference bit for bit.
 
     Exits 1 when any output differs.
@@ -547,7 +554,8 @@ def test_cmd(board: str, model_path: str, data_path: str, port: str | None, juni
     Example:
       rnnmcu test --board host --model model.rnnmcu --data data.npz --junit hil.xml
     """
-    result = _api("hil_test")(board, model_path, data_path, port, junit, report, max_seqs, wide=wide)
+    result = _api("hil_test")(board, model_path, data_path, port, junit, report, max_seqs, wide=wide,
+                              input_projections=input_projections)
     passed = bool(result.get("passed")) if isinstance(result, dict) else False
     emit(result, as_json, title=f"hil test on {board}: {'PASSED' if passed else 'FAILED'}")
     if not passed:

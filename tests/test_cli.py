@@ -233,6 +233,9 @@ def test_generate_prints_files(files: dict[str, str], api: FakeApi, tmp_path: Pa
     api.calls.clear()
     assert run("generate", files["model"], "-o", str(out), "--wide-weights").exit_code == 0
     assert api.calls == [("generate", (files["model"], str(out), "wide=True"))]
+    api.calls.clear()
+    assert run("generate", files["model"], "-o", str(out), "--input-projections", "8").exit_code == 0
+    assert api.calls == [("generate", (files["model"], str(out), "input_projections=8"))]
     assert r.stdout.split() == [str(out / "m.c"), str(out / "m.h")]
     assert out.is_dir()
     r = run("generate", files["model"], "-o", str(out), "--json")
@@ -247,6 +250,11 @@ def test_hil_test_passed_and_failed(files: dict[str, str], api: FakeApi, tmp_pat
     assert r.exit_code == 0, r.output
     assert api.calls == [("hil_test", ("host", files["model"], files["data"], None, str(junit), str(report), 5))]
     assert "PASSED" in r.stdout
+    api.calls.clear()
+    r = run("test", "--board", "qemu-lx106", "--model", files["model"], "--data", files["data"],
+            "--input-projections", "16")
+    assert api.calls == [("hil_test", ("qemu-lx106", files["model"], files["data"], None, None, None, None,
+                                       "input_projections=16"))]
     api.result = {"passed": True, "sequences": [{"index": i, "mismatches": []} for i in range(150)]}
     r = run("test", "--board", "host", "--model", files["model"], "--data", files["data"])
     assert "150 entries (--json shows them)" in r.stdout and "'index'" not in r.stdout

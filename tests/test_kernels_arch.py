@@ -12,6 +12,7 @@ from rnnmcu import api, ir, platformio
 from rnnmcu.boards.loader import load_board
 from rnnmcu.codegen import layout, qmodel, qref, quantize
 from rnnmcu.data import Dataset, save_npz
+from rnnmcu.hil import codec
 
 from codegen_helpers import random_recurrent
 
@@ -105,6 +106,24 @@ def test_arch_kernel_bit_exact_on_board(odd_models, board, precision, wide):
     rep = api.hil_test(board, paths[precision], str(d / "data.npz"), bench_repeats=4, wide=wide)
     s = rep["summary"]
     assert rep["passed"] and s["mismatches"] == 0 and s["values_checked"] > 0, rep.get("mismatches")
+
+
+@pytest.mark.emulator
+@pytest.mark.slow
+@pytest.mark.parametrize("board,precision,wide", [("qemu-m4", "int8", True), ("qemu-rv32", "int8", False),
+                                                  ("qemu-lx106", "int8", False), ("qemu-lx106", "int16", True)])
+def test_input_projections_bit_exact_on_board(odd_models, board, precision, wide):
+    """run() computing the first layer's W x 5 steps at a time (--input-projections 5; windows of
+    12, 7 and 10 steps end in part blocks) on each arch's kernels: RUN and STEP equal the
+    reference, the device says BENCH times run(), and the bench runs."""
+    d, paths = odd_models
+    rep = api.hil_test(board, paths[precision], str(d / "data.npz"), bench_repeats=4, wide=wide,
+                       input_projections=5)
+    s = rep["summary"]
+    assert rep["passed"] and s["mismatches"] == 0 and s["values_checked"] > 0, rep.get("mismatches")
+    assert s["step_pass"] and s["runs_skipped"] == 0
+    assert rep["device"]["flags"] & codec.FLAG_BENCH_RUN and s["bench"]["per_step_min"] > 0
+    assert s["bench"]["timed"] == "run"
 
 
 def _smlad(a: np.ndarray, b: np.ndarray, acc: int) -> np.ndarray:

@@ -97,6 +97,34 @@ def test_wide_weights_need_an_integer_model(work):
     assert "static const int16_t" in src and "rnnmcu_gru_step_w16_s8(" in src
 
 
+def test_input_projections_need_an_integer_recurrent_layer_that_steps(work):
+    """--input-projections hoists the first layer's integer W x out of run()'s steps: a float32
+    model, a model that runs layer by layer over its window and a block outside 0..4096 are
+    refused by name, before any file is written."""
+    import keras
+
+    f32, bi = work / "gru-f32.rnnmcu", work / "bidir.rnnmcu"
+    assert run("convert", work / "gru.keras", "--calib", work / "data.npz", "--precision", "float32",
+               "-o", f32).exit_code == 0
+    keras.Sequential([keras.Input((8, 3)), keras.layers.Bidirectional(keras.layers.LSTM(4)),
+                      keras.layers.Dense(2)]).save(work / "bidir.keras")
+    assert run("convert", work / "bidir.keras", "--calib", work / "data.npz", "--precision", "int8",
+               "-o", bi).exit_code == 0
+    out = work / "gen-proj"
+    for model, n, what in ((f32, "8", "float32"), (bi, "8", "Bidirectional"),
+                           (work / "lstm.rnnmcu", "-1", "1..4096"), (work / "lstm.rnnmcu", "5000", "1..4096")):
+        assert_fails(run("generate", model, "-o", out, "--input-projections", n), 2, "--input-projections", what)
+        assert not out.exists() or not any(out.iterdir())
+    proj = work / "fw-proj"
+    assert_fails(run("build", "--board", "host", "--model", bi, "-o", proj, "--input-projections", "8"),
+                 2, "Bidirectional", "leave --input-projections out")
+    assert not proj.exists()
+    r = run("generate", work / "lstm.rnnmcu", "-o", out, "--input-projections", "8")
+    assert r.exit_code == 0, r.output
+    src = next(out.glob("*_model.c")).read_text()
+    assert "rnnmcu_rnn_proj_s8(" in src and "rnnmcu_lstm_step_px_s8(" in src
+
+
 def test_corrupt_model_file(work):
     (work / "bad.rnnmcu").write_bytes(b"not a model")
     for cmd in (["eval", work / "bad.rnnmcu", "--data", work / "data.npz"],
