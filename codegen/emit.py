@@ -374,11 +374,13 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     if model.mask_value is not None:
         c.append(c_array("float", f"{name}_mask", model.mask_value))
 
-    def call(i, l, src: str, dst: str) -> str:
+    def call(i, l, src: str, dst: str, step: str = "step") -> str:
+        """The call of layer i; a recurrent layer's ``step`` function is step, or step_px (its
+        input is the requantised W x in ``src``)."""
         p = f"&{name}_l{i}"
         if _is_rec(l):
             cc = f"s->l{i}_c" if _base(l.cell) == "lstm" else "0"
-            return f"rnnmcu_{_step_fn(l, prec)}_step_{wsfx}{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
+            return f"rnnmcu_{_step_fn(l, prec)}_{step}_{wsfx}{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
         if isinstance(l, QDense):
             return f"rnnmcu_dense_{sfx}({p}, {src}, {dst}, s->scratch);"
         if isinstance(l, ir.Dense):
@@ -405,15 +407,13 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     if not window:
         # one step through the whole stack; head=0 stops after the last recurrent layer; the _px
         # twin takes the first layer's W x from run()'s projections
-        def forward(fn: str, first: str, px: bool) -> None:
+        def forward(fn: str, px: bool) -> None:
+            first = "int32_t *px" if px else f"const {T_} *x"
             c.append(f"static void {name}_{fn}({name}_state_t *s, {first}, {T_} *y, int head)\n{{\n")
-            src, b = "x", 0
+            src, b = "px" if px else "x", 0
             for i, l in enumerate(layers):
                 if _is_rec(l):
-                    line = call(i, l, src, "")
-                    if px and i == 0:
-                        line = line.replace(f"_step_{wsfx}{sfx}(&{name}_l0, x,", f"_step_px_{wsfx}{sfx}(&{name}_l0, px,")
-                    c.append(f"    {line}\n")
+                    c.append(f"    {call(i, l, src, '', 'step_px' if px and i == 0 else 'step')}\n")
                     src = f"s->l{i}_h"
                     if i == last_rec and i < len(layers) - 1:
                         c.append("    if (!head)\n        return;\n")
@@ -423,11 +423,11 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
                     src, b = dst, b ^ 1
             c.append(f"    if (head)\n        memcpy(y, {src}, sizeof(*y) * {D});\n}}\n\n")
 
-        forward("forward", f"const {T_} *x", False)
+        forward("forward", False)
         c.append(f"int {name}_step({name}_state_t *s, const {T_} *x, {T_} *y)\n{{\n"
                  f"    {name}_forward(s, x, y, 1);\n    return RNNMCU_OK;\n}}\n\n")
         if proj_steps:
-            forward("forward_px", "int32_t *px", True)
+            forward("forward_px", True)
             B = proj_steps
             yt = f"y + (t0 + t) * {D}u, 1" if seq_out else "y, t0 + t + 1u == T"
             c.append(f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y)\n{{\n"
