@@ -15,6 +15,8 @@ typedef enum {
     RNNMCU_CELL_LSTM = 1,
     RNNMCU_CELL_GRU = 2
 } rnnmcu_cell_t;
+/* gate rows per unit of a cell */
+#define RNNMCU_CELL_GATES(cell) ((cell) == RNNMCU_CELL_LSTM ? 4u : (cell) == RNNMCU_CELL_GRU ? 3u : 1u)
 
 typedef enum {
     RNNMCU_OK = 0,

@@ -56,7 +56,7 @@ static float rnnmcu_dot_f32(const float *w, const float *x, uint16_t n)
 void rnnmcu_rnn_step_f32(const rnnmcu_rnn_f32_t *p, const float *x, float *h, float *c, float *scratch)
 {
     const uint16_t n = p->units, in = p->input_dim;
-    const uint32_t G = p->cell == RNNMCU_CELL_LSTM ? 4u : (p->cell == RNNMCU_CELL_GRU ? 3u : 1u);
+    const uint32_t G = RNNMCU_CELL_GATES(p->cell);
     float *xw = scratch;            /* G*n: W x + b */
     float *hu = scratch + G * n;    /* G*n: U h (+ b_rec) */
     float *rh = scratch + 2 * G * n; /* n */

@@ -143,8 +143,7 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gate_rows)(const rnnmcu_rnn_q_t *p, int32_t *
 void RNNMCU_FN(rnnmcu_rnn_proj)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, uint16_t steps, int32_t *px,
                                 int32_t *scratch)
 {
-    const uint32_t gates = p->cell == RNNMCU_CELL_SIMPLE ? 1u : p->cell == RNNMCU_CELL_LSTM ? 4u : 3u;
-    const uint32_t rows = gates * p->units, cols = p->input_dim;
+    const uint32_t rows = RNNMCU_CELL_GATES(p->cell) * p->units, cols = p->input_dim;
     uint32_t t, r;
     (void)scratch;
     for (t = 0; t < steps; t++)

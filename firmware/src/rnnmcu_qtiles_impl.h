@@ -52,11 +52,6 @@
 /* The packed rows from row r0 (a multiple of RNNMCU_MV_ROWS) on, of a matrix of cols columns */
 #define RNNMCU_ROWS_FROM(w, r0, cols) ((w) + (uint32_t)(r0) * RNNMCU_MV_PAD((cols), RNNMCU_MV_COLS))
 
-/* A tiled step: G rows per unit; for each tile, both products (W x into scratch, unless it comes
- * in px, and U h after it), then cell(p, ax, ah, u0, tu, h, c) for the tile's units.  The last
- * tile's cell writes h itself (every U h is done by then), the others' write the new h after the
- * U h sums, copied to h at the end.  A macro, so that every cell's step function is one function
- * with its cell function called directly. */
 /* A tile's cell function takes the W x sums (ax) and the U h sums (ah) as one pointer in the plain
  * step (ah = ax + a whole tile's rows, both in scratch) and as two in the px step (ax in px): six
  * arguments keep the plain call's on AAPCS's stack to two words */
@@ -75,6 +70,12 @@
 #define RNNMCU_TILE_PASS(G, u0_) scratch
 #define RNNMCU_TILE_AH(G) int32_t *const ah = ax + RNNMCU_AH_AT(G);
 #endif
+
+/* A tiled step: G rows per unit; for each tile, both products (W x into scratch, unless it comes
+ * in px, and U h after it), then the tile's cell function for its units.  The last tile's cell
+ * writes h itself (every U h is done by then), the others' write the new h after the U h sums,
+ * copied to h at the end.  A macro, so that every cell's step function is one function with its
+ * cell function called directly. */
 #define RNNMCU_TILED_STEP(G, cell)                                                                   \
     do {                                                                                             \
         uint32_t u0_;                                                                                \
