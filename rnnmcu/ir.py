@@ -15,10 +15,17 @@ Canonical form (fixed once, at import):
 * Peepholes (``p``): ``peephole_lstm`` has (3, units) rows for i, f, o; ``peephole_gru`` has
   (1, units) for z.  Other cells have ``p = None``.
 * Activation names are the canonical names in :data:`ELEMENTWISE` (aliases resolved at import).
-* Input standardisation (a Keras ``Normalization`` layer, or none) is kept as ``norm_mean`` and
-  ``norm_std`` in sensor units: the model's first layer sees ``(x - mean) / std``.
-* Masking: ``mask_value`` in sensor units per channel, or ``None``.  A step whose raw input equals
-  the mask value on every channel is skipped by the recurrent layers: their state and output carry
+* Input standardisation is kept as ``norm_mean`` and ``norm_std`` in sensor units: the model's
+  first layer sees ``(x - mean) / std``.  It holds a Keras ``Normalization`` layer and any
+  ``BatchNormalization`` / ``Rescaling`` before the first computing layer, folded at import (a
+  negative ``gamma`` makes a negative ``std``); such layers elsewhere are folded into the
+  neighbouring Dense or recurrent weights.  ``std`` is never 0.
+* **Which steps exist** (:attr:`Model.masking`).  A sequence is its first ``length`` steps (the
+  data's ``lengths``, or all of them): later steps do not exist, whatever their values.  Within
+  those, a model *without* ``mask_value`` (``masking == "lengths"``) runs every step, an
+  all-zero one included.  A model *with* ``mask_value`` (it had a Keras ``Masking`` layer;
+  ``masking == "value"``) keeps Keras' value semantics on top: a step whose raw input equals the
+  mask value on every channel is skipped by the recurrent layers: their state and output carry
   over unchanged (zeros before the first valid step), and layers after the last recurrent layer
   still run at that position, as in Keras.  The device never sees masked steps: the host (or the
   app, through ``<name>_quantize_input``'s return value) leaves them out.  Keras' masked
@@ -227,8 +234,8 @@ class Model:
         self.norm_std = _arr(np.ones(f) if self.norm_std is None else self.norm_std)
         _shape(self, "norm_mean", (f,))
         _shape(self, "norm_std", (f,))
-        if np.any(self.norm_std <= 0):
-            raise IRError("norm_std must be positive")
+        if np.any(self.norm_std == 0) or not np.all(np.isfinite(self.norm_std)):
+            raise IRError("norm_std must be finite and non-zero")
         if self.mask_value is not None:
             self.mask_value = _arr(self.mask_value)
             _shape(self, "mask_value", (f,))
@@ -258,12 +265,65 @@ class Model:
         return seq
 
     @property
+    def masking(self) -> str:
+        """``"lengths"``: every step within a sequence's length runs; ``"value"``: steps equal to
+        ``mask_value`` on every channel are skipped too (a Keras ``Masking`` layer)."""
+        return "lengths" if self.mask_value is None else "value"
+
+    @property
     def needs_window(self) -> bool:
         """True when a step cannot be computed from the past alone (backward passes)."""
         for l in self.layers:
             if isinstance(l, Bidirectional) or (isinstance(l, Recurrent) and l.go_backwards):
                 return True
         return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Folding a per-feature affine map ``x -> a * x + c`` (Normalization, BatchNormalization at
+# inference, Rescaling) into its neighbours.  Float64 arithmetic; the IR stores float32.
+# ---------------------------------------------------------------------------------------------
+
+def fold_affine_input(norm_mean: np.ndarray | None, norm_std: np.ndarray | None, a: np.ndarray,
+                      c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The input standardisation ``(x - mean) / std`` followed by ``a * . + c`` as one
+    standardisation ``(x - mean') / std'`` (``a`` must have no zero)."""
+    a, c = np.asarray(a, np.float64), np.asarray(c, np.float64)
+    if np.any(a == 0):
+        raise IRError("an affine map with a zero scale cannot fold into the input standardisation")
+    m = np.zeros(a.shape) if norm_mean is None else np.asarray(norm_mean, np.float64)
+    s = np.ones(a.shape) if norm_std is None else np.asarray(norm_std, np.float64)
+    return _arr(m - c * s / a), _arr(s / a)
+
+
+def fold_affine_into(layer: "Layer", a: np.ndarray, c: np.ndarray) -> "Layer":
+    """``layer`` taking ``a * x + c`` instead of ``x``: ``W' = W diag(a)``, ``b' = b + W c`` (the
+    input-side bias; a GRU's recurrent bias is untouched).  Dense, Recurrent or Bidirectional."""
+    a, c = np.asarray(a, np.float64), np.asarray(c, np.float64)
+
+    def fold(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        W64 = W.astype(np.float64)
+        return W64 * a[None, :], b.astype(np.float64) + W64 @ c
+
+    if isinstance(layer, Dense):
+        W, b = fold(layer.W, layer.b)
+        return Dense(W=W, b=b, activation=layer.activation, name=layer.name)
+    if isinstance(layer, Recurrent):
+        W, b = fold(layer.W, layer.b)
+        return dataclasses.replace(layer, W=W, b=b)
+    if isinstance(layer, Bidirectional):
+        return dataclasses.replace(layer, forward=fold_affine_into(layer.forward, a, c),
+                                   backward=fold_affine_into(layer.backward, a, c))
+    raise IRError(f"an affine map cannot fold into {type(layer).__name__} layer {layer.name!r}")
+
+
+def fold_affine_after(layer: "Dense", a: np.ndarray, c: np.ndarray) -> "Dense":
+    """A linear Dense followed by ``a * . + c``: ``W' = diag(a) W``, ``b' = a b + c``."""
+    if not isinstance(layer, Dense) or layer.activation != "linear":
+        raise IRError(f"an affine map folds backwards only into a linear Dense, not {layer.name!r}")
+    a, c = np.asarray(a, np.float64), np.asarray(c, np.float64)
+    return Dense(W=layer.W.astype(np.float64) * a[:, None], b=layer.b.astype(np.float64) * a + c,
+                 activation="linear", name=layer.name)
 
 
 def _shape(obj: Any, attr: str, want: tuple[int, ...]) -> None:

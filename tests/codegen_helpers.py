@@ -103,3 +103,21 @@ def c_outputs(model: ir.Model, q: QModel, x: np.ndarray, lengths: np.ndarray | N
     L0 = np.full(len(x), x.shape[1]) if lengths is None else np.asarray(lengths)
     xc, L, _ = float_ref.compress(model, x, L0)
     return run_driver(exe, qref.quantize_inputs(q, xc), L, DTYPE[q.precision])
+
+
+def keras_on_lengths(km, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A Keras model's output on each sequence's first ``length`` steps (grouped by length), laid
+    out as the float reference lays it out (zeros past a sequence's length).  The model is called,
+    not ``predict``-ed: Keras 3.15's predict returns too few steps for TimeDistributed once it has
+    seen another sequence length."""
+    out = None
+    for n in np.unique(lengths):
+        sel = np.nonzero(lengths == n)[0]
+        y = np.asarray(km(x[sel, :n], training=False), dtype=np.float64)
+        if out is None:
+            out = np.zeros((len(x), x.shape[1], y.shape[-1]) if y.ndim == 3 else (len(x), y.shape[-1]))
+        if y.ndim == 3:
+            out[sel, :n] = y
+        else:
+            out[sel] = y
+    return out

@@ -18,7 +18,7 @@ from rnnmcu import api, ir  # noqa: E402
 from rnnmcu.codegen import qmodel  # noqa: E402
 from rnnmcu.data import Dataset, save_npz  # noqa: E402
 
-from codegen_helpers import c_outputs  # noqa: E402
+from codegen_helpers import c_outputs, keras_on_lengths  # noqa: E402
 
 pytestmark = [pytest.mark.keras, pytest.mark.slow]
 
@@ -98,20 +98,6 @@ def sensor_data(spec, rng, n=8, T=10):
     return x, lengths
 
 
-def keras_reference(km, x, lengths):
-    out = None
-    for n in np.unique(lengths):
-        sel = np.nonzero(lengths == n)[0]
-        y = np.asarray(km.predict(x[sel, :n], verbose=0), dtype=np.float64)
-        if out is None:
-            out = np.zeros((len(x), x.shape[1], y.shape[-1]) if y.ndim == 3 else (len(x), y.shape[-1]))
-        if y.ndim == 3:
-            out[sel, :n] = y
-        else:
-            out[sel] = y
-    return out
-
-
 @settings(max_examples=16)
 @given(specs())
 def test_keras_model_end_to_end(tmp_path_factory, spec):
@@ -126,7 +112,7 @@ def test_keras_model_end_to_end(tmp_path_factory, spec):
     s = api.convert(str(tmp / "m.keras"), str(tmp / "d.npz"), "float32", str(tmp / "f.rnnmcu"))
     model, q = qmodel.load(str(tmp / "f.rnnmcu"))
     got = c_outputs(model, q, x, lengths, tmp / "f32")
-    ref = keras_reference(km, x, lengths)
+    ref = keras_on_lengths(km, x, lengths)
     # the driver prints, per sequence, the step outputs (streaming models) then the run output
     pos, D = 0, model.output_dim
     for b in range(len(x)):

@@ -39,6 +39,7 @@ false) and ``backward`` is Keras' ``backward_layer`` as a Recurrent with ``go_ba
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import zipfile
@@ -103,8 +104,8 @@ def _who(layer: Any) -> str:
     return f'{type(layer).__name__} layer "{layer.name}"'
 
 
-_UNSUPPORTED_HINT = ("change the model to the supported layers and options (DESIGN.md lists them), "
-                     "retrain, and convert again")
+_UNSUPPORTED_HINT = ("change the model to the supported layers and options (the README's table "
+                     "\"What Keras models convert\" lists them), retrain, and convert again")
 
 
 def _unsupported(layer: Any, what: str, hint: str | None = None) -> UnsupportedModelError:
@@ -176,6 +177,16 @@ class _Ctx:
     mask_value: np.ndarray | None = None
     stateful: bool = False
     layers: list = field(default_factory=list)
+    # the input transforms folded into norm_mean/norm_std so far, by Keras class name
+    input_transforms: list = field(default_factory=list)
+    # a per-feature affine map x -> a * x + c (float64) still to be folded into the next weight
+    # layer, and the Keras layer it came from
+    pending: tuple | None = None
+    pending_from: Any = None
+    # recurrent IR layers that are internal to one Keras layer (StackedRNNCells): their output
+    # sequence never leaves it
+    internal: set = field(default_factory=set)
+    origin: dict = field(default_factory=dict)   # IR layer name -> the Keras layer it came from
 
 
 def _build(layer: Any, make: Callable[[], Any]) -> Any:
@@ -200,37 +211,133 @@ def _identity_at_inference(layer: Any, ctx: _Ctx) -> list:
     return []
 
 
+# --- per-feature affine layers: folded, never emitted ------------------------------------------
+#
+# Normalization, BatchNormalization (at inference) and Rescaling map each feature x to a * x + c.
+# Before the first computing layer such a map folds into the input standardisation
+# (norm_mean/norm_std, in sensor units), so the device still takes raw sensor values.  After it,
+# the map folds into a weight layer: backwards into the Dense just before it when that Dense is
+# linear (W' = a W, b' = a b + c), else forwards into the next Dense / recurrent / Bidirectional
+# layer's input weights (W' = W diag(a), b' = b + W c).  Everything is computed in float64.
+
+def _feature_axis_ok(axis: Any, ctx: _Ctx) -> bool:
+    rank = 3 if ctx.seq else 2
+    axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    return len(axes) == 1 and axes[0] in (-1, rank - 1)
+
+
+def _per_feature(layer: Any, ctx: _Ctx, what: str, v: Any) -> np.ndarray:
+    a = np.asarray(keras.ops.convert_to_numpy(v) if not isinstance(v, (int, float)) else v,
+                   dtype=np.float64)
+    if a.size == 1:
+        return np.full(ctx.dim, float(a.reshape(-1)[0]))
+    flat = a.reshape(-1)
+    if flat.size != ctx.dim or a.shape[-1] != ctx.dim:
+        raise _unsupported(layer, f"{what} has shape {a.shape}: only a scalar or one value per "
+                           f"feature ({ctx.dim}) can be folded")
+    return flat
+
+
+def _affine(layer: Any, ctx: _Ctx, a: np.ndarray, c: np.ndarray) -> list:
+    """Fold ``x -> a * x + c`` (per feature) in front of what comes next."""
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(c))):
+        raise _unsupported(layer, "has non-finite weights", "retrain the model: its statistics "
+                           "or weights hold NaN or inf")
+    if not ctx.seen_compute and ctx.pending is None and np.all(a != 0):
+        ctx.norm_mean, ctx.norm_std = ir.fold_affine_input(ctx.norm_mean, ctx.norm_std, a, c)
+        ctx.input_transforms.append(type(layer).__name__)
+        return []
+    last = ctx.layers[-1] if ctx.layers else None
+    if ctx.pending is None and isinstance(last, ir.Dense) and last.activation == "linear":
+        ctx.layers[-1] = ir.fold_affine_after(last, a, c)
+        return []
+    if ctx.pending is not None:  # compose: a2 (a1 x + c1) + c2
+        a1, c1 = ctx.pending
+        a, c = a * a1, a * c1 + c
+    ctx.pending, ctx.pending_from = (a, c), layer
+    return []
+
+
+def _fold_pending(ctx: _Ctx, layer: Any) -> Any:
+    """``layer`` (an IR layer) with the pending affine map folded into its input weights."""
+    if isinstance(layer, (ir.Dense, ir.Recurrent, ir.Bidirectional)):
+        return ir.fold_affine_into(layer, *ctx.pending)
+    k = ctx.pending_from
+    raise _unsupported(
+        k, f"is followed by {type(layer).__name__} layer \"{layer.name}\" and follows "
+        f"{_describe_ir(ctx.layers[-1]) if ctx.layers else 'the input'}: a per-feature "
+        "affine map there cannot be folded into a neighbouring weight layer",
+        f"place the {type(k).__name__} layer before a Dense or recurrent layer, or right after a "
+        "Dense with a linear activation, retrain, and convert again")
+
+
+def _describe_ir(layer: Any) -> str:
+    return f'{type(layer).__name__} layer "{layer.name}"'
+
+
 @register(L.Normalization)
 def _normalization(layer: Any, ctx: _Ctx) -> list:
-    if ctx.seen_compute or ctx.norm_mean is not None:
-        raise _unsupported(layer, "Normalization is only supported as the model's first layer "
-                           "(optionally next to Masking)")
     if getattr(layer, "invert", False):
         raise _unsupported(layer, "invert=True is not supported")
     keep = list(getattr(layer, "_keep_axis", []) or [])
     axis = tuple(layer.axis) if isinstance(layer.axis, (list, tuple)) else (layer.axis,)
     # adapted on (N, F) or (N, T, F) data: either way the kept axis is the last (feature) one
-    if keep != [2] and axis != (-1,):
+    if keep != [2] and axis != (-1,) and not (len(axis) == 1 and _feature_axis_ok(axis[0], ctx)):
         raise _unsupported(layer, f"axis={layer.axis!r} is not supported: only axis=-1 "
                            "(per feature) normalisation can be folded into the input")
     if getattr(layer, "mean", None) is None or getattr(layer, "variance", None) is None:
         raise _unsupported(layer, "has no mean/variance (call adapt() or pass mean and variance)")
     mean = _np(layer.mean).reshape(-1)
     var = _np(layer.variance).reshape(-1)
+    if mean.size == 1 and ctx.dim != 1:
+        mean, var = np.full(ctx.dim, mean[0], np.float32), np.full(ctx.dim, var[0], np.float32)
     if mean.shape != (ctx.dim,) or var.shape != (ctx.dim,):
         raise _unsupported(layer, f"mean/variance have {mean.size} values for {ctx.dim} features")
     # Keras: (x - mean) / maximum(sqrt(variance), epsilon()), in float32.
     std = np.maximum(np.sqrt(var), np.float32(keras.config.epsilon())).astype(np.float32)
-    ctx.norm_mean, ctx.norm_std = mean, std
-    # A Masking layer before this one compares raw inputs: its value needs no conversion.
-    return []
+    if not ctx.seen_compute and ctx.pending is None and ctx.norm_mean is None:
+        # the usual first layer: its statistics are the input standardisation, exactly
+        ctx.norm_mean, ctx.norm_std = mean, std
+        ctx.input_transforms.append("Normalization")
+        return []
+    inv = 1.0 / std.astype(np.float64)
+    return _affine(layer, ctx, inv, -mean.astype(np.float64) * inv)
+
+
+@register(L.BatchNormalization)
+def _batch_normalization(layer: Any, ctx: _Ctx) -> list:
+    if not _feature_axis_ok(layer.axis, ctx):
+        raise _unsupported(layer, f"axis={layer.axis!r} is not supported: only the feature axis "
+                           "(-1) is an affine map per feature that can be folded",
+                           "use BatchNormalization(axis=-1), retrain, and convert again")
+    mean = _per_feature(layer, ctx, "moving_mean", layer.moving_mean).astype(np.float64)
+    var = _per_feature(layer, ctx, "moving_variance", layer.moving_variance).astype(np.float64)
+    gamma = (_per_feature(layer, ctx, "gamma", layer.gamma) if layer.scale and layer.gamma is not None
+             else np.ones(ctx.dim))
+    beta = (_per_feature(layer, ctx, "beta", layer.beta) if layer.center and layer.beta is not None
+            else np.zeros(ctx.dim))
+    # inference: (x - moving_mean) / sqrt(moving_variance + epsilon) * gamma + beta
+    a = gamma / np.sqrt(var + float(layer.epsilon))
+    return _affine(layer, ctx, a, beta - mean * a)
+
+
+@register(L.Rescaling)
+def _rescaling(layer: Any, ctx: _Ctx) -> list:
+    return _affine(layer, ctx, _per_feature(layer, ctx, "scale", layer.scale),
+                   _per_feature(layer, ctx, "offset", layer.offset))
 
 
 @register(L.Masking)
 def _masking(layer: Any, ctx: _Ctx) -> list:
-    if ctx.seen_compute or ctx.mask_value is not None:
+    if ctx.seen_compute or ctx.mask_value is not None or ctx.pending is not None:
         raise _unsupported(layer, "Masking is only supported on the model input (as the first "
-                           "layer, or right after the input Normalization)")
+                           "layer, or right after the input Normalization)",
+                           "move the Masking layer right after the Input, retrain, and convert again")
+    folded = [t for t in ctx.input_transforms if t != "Normalization"]
+    if folded:
+        raise _unsupported(layer, f"comes after {', '.join(folded)}: it would compare "
+                           "transformed values, which have no exact equivalent in sensor units",
+                           "move the Masking layer right after the Input, retrain, and convert again")
     mv = np.broadcast_to(np.asarray(layer.mask_value, dtype=np.float32), (ctx.dim,)).copy()
     if ctx.norm_mean is not None:
         # Masking after Normalization compares (x - mean) / std with mask_value: in sensor units
@@ -336,30 +443,49 @@ def _elu_layer(layer: Any, ctx: _Ctx) -> list:
 
 # --- recurrent -------------------------------------------------------------------------------
 
-def _recurrent_ir(layer: Any, ctx: _Ctx, *, in_bidirectional: bool = False) -> ir.Recurrent:
+def _recurrent_ir(layer: Any, ctx: _Ctx, *, in_bidirectional: bool = False) -> list:
+    """The IR layers of one Keras recurrent layer: one, or one per cell of a ``StackedRNNCells``
+    (each but the last returning sequences; ``go_backwards`` on the first, which then hands
+    the others its outputs in processing order, as the stacked cells see them)."""
     if not ctx.seq:
         raise _unsupported(layer, "needs a sequence input but receives one vector per window "
                            "(set return_sequences=True on the recurrent layer before it)")
-    if layer.return_state:
-        raise _unsupported(layer, "return_state=True is not supported")
     if (ctx.masked and layer.return_sequences and not in_bidirectional
             and getattr(layer, "zero_output_for_mask", False)):
         raise _unsupported(layer, "zero_output_for_mask=True with Masking is not supported")
-    cell = layer.cell
-    handler = CELL_HANDLERS.get(type(cell))
-    if handler is None:
-        raise _unsupported(layer, f"cell class {type(cell).__name__} is not supported; supported "
-                           f"cells: {', '.join(supported_cells())}")
     if layer.stateful:
         ctx.stateful = True
-    return handler(layer, cell, ctx, ctx.dim)
+    stacked = isinstance(layer.cell, L.StackedRNNCells)
+    cells = list(layer.cell.cells) if stacked else [layer.cell]
+    if stacked and in_bidirectional:
+        raise _unsupported(layer, "Bidirectional over StackedRNNCells is not supported",
+                           "stack Bidirectional layers instead (one cell each, return_sequences=True "
+                           "on all but the last), retrain, and convert again")
+    out: list = []
+    dim = ctx.dim
+    for k, cell in enumerate(cells):
+        handler = CELL_HANDLERS.get(type(cell))
+        if handler is None:
+            raise _unsupported(layer, f"cell class {type(cell).__name__} is not supported; "
+                               f"supported cells: {', '.join(supported_cells())}")
+        r = handler(layer, cell, ctx, dim)
+        if stacked:
+            last = k == len(cells) - 1
+            r = _build(layer, lambda r=r, last=last: dataclasses.replace(
+                r, name=f"{layer.name}_{k}", go_backwards=bool(layer.go_backwards) and k == 0,
+                return_sequences=bool(layer.return_sequences) or not last))
+            if not last:
+                ctx.internal.add(r.name)
+        out.append(r)
+        dim = r.units
+    return out
 
 
 @register(L.SimpleRNN, L.LSTM, L.GRU, L.RNN, _cells.PeepholeLSTM, _cells.PeepholeGRU)
 def _recurrent(layer: Any, ctx: _Ctx) -> list:
-    r = _recurrent_ir(layer, ctx)
-    ctx.dim, ctx.seq = r.units, r.return_sequences
-    return [r]
+    rs = _recurrent_ir(layer, ctx)
+    ctx.dim, ctx.seq = rs[-1].units, rs[-1].return_sequences
+    return rs
 
 
 def _weights(layer: Any, cell: Any, input_dim: int, gates: int) -> tuple[np.ndarray, ...]:
@@ -444,8 +570,8 @@ def _bidirectional(layer: Any, ctx: _Ctx) -> list:
     if fwd.go_backwards or not bwd.go_backwards:
         raise _unsupported(layer, "the wrapped layer has go_backwards=True (the forward half would "
                            "run backwards): not supported")
-    f = _recurrent_ir(fwd, ctx, in_bidirectional=True)
-    b = _recurrent_ir(bwd, ctx, in_bidirectional=True)
+    (f,) = _recurrent_ir(fwd, ctx, in_bidirectional=True)
+    (b,) = _recurrent_ir(bwd, ctx, in_bidirectional=True)
     bi = _build(layer, lambda: ir.Bidirectional(forward=f, backward=b, merge_mode=layer.merge_mode,
                                                 name=layer.name))
     ctx.dim, ctx.seq = bi.output_dim, bi.return_sequences
@@ -460,70 +586,139 @@ def _describe(layers: list) -> str:
     return ", ".join(f'{l.name} ({type(l).__name__})' for l in layers)
 
 
+_CHAIN_HINT = "rnnmcu imports a chain of layers from one input to one output"
+_BRANCH_NEXT = ("rewrite the model as one chain (Input -> [Masking] -> [Normalization/"
+                "BatchNormalization] -> recurrent layers -> Dense), retrain, and convert again")
+
+
+def _producer(t: Any) -> str:
+    op = t._keras_history.operation
+    return f'{op.name} ({type(op).__name__})'
+
+
+def _is_model(layer: Any) -> bool:
+    return isinstance(layer, keras.Model)
+
+
+def _model_inputs(model: Any) -> list:
+    try:
+        return list(model.inputs)
+    except (AttributeError, ValueError) as e:
+        raise UnsupportedModelError(
+            f'{type(model).__name__} model "{model.name}" is not built: its input shape is unknown',
+            "start it with keras.Input(shape=(timesteps or None, features))") from e
+
+
 def _chain(model: Any) -> list:
-    """The layers of a single-input single-output linear model, input to output."""
+    """The Keras layers of a single-input single-output model, input to output, with nested
+    models flattened in place.
+
+    A functional graph is walked backwards from its output along each node's data input.  The
+    only other tensor a node may take is Keras' own mask: the ``mask`` argument that Keras fills
+    in from the data input's ``_keras_mask`` (set by a ``Masking`` layer and propagated by the
+    layers after it).  Anything else (a second input, ``initial_state``, a merge, a skip
+    connection, an explicit ``mask=``, a ``return_state`` output used downstream, a raw
+    ``keras.ops`` call, a shared layer) is refused, naming the layer.  Keras' runtime hands a
+    nested model's inner mask on with its output tensor, so a nested model's layers take part
+    in masking exactly as they would flattened."""
     if isinstance(model, keras.Sequential):
-        try:
-            model.inputs
-        except (AttributeError, ValueError) as e:
-            raise UnsupportedModelError(
-                f'Sequential model "{model.name}" is not built: its input shape is unknown',
-                "start it with keras.Input(shape=(timesteps or None, features))") from e
+        _model_inputs(model)
         out: list = []
         for l in model.layers:
-            out.extend(_chain(l) if isinstance(l, keras.Model) else [l])
+            out.extend(_chain(l) if _is_model(l) else [l])
         return out
-    if not isinstance(model, keras.Model) or not hasattr(model, "_inbound_nodes"):
-        raise UnsupportedModelError(f"{type(model).__name__} is not a Keras model")
+    if not _is_model(model) or not hasattr(model, "_inbound_nodes"):
+        raise UnsupportedModelError(f"{type(model).__name__} is not a Keras model",
+                                    "pass a keras.Sequential or functional keras.Model")
     if type(model) is not keras.Model and not isinstance(model, keras.src.models.Functional):
         raise UnsupportedModelError(
             f'model "{model.name}" is a subclassed {type(model).__name__}: only Sequential and '
-            "functional models can be imported")
-    ins, outs = list(model.inputs), list(model.outputs)
+            "functional models can be imported",
+            "build the same layers with keras.Sequential or the functional API, copy the weights "
+            "(set_weights) and save that model")
+    ins, outs = _model_inputs(model), list(model.outputs)
     if len(ins) != 1:
         raise UnsupportedModelError(
             f'model "{model.name}" has {len(ins)} inputs '
             f"({', '.join(t._keras_history.operation.name + ' (InputLayer)' for t in ins)}); "
-            "rnnmcu imports models with a single input")
+            "rnnmcu imports models with a single input",
+            "feed all sensor channels through one Input of shape (timesteps, features)")
     if len(outs) != 1:
         raise UnsupportedModelError(
             f'model "{model.name}" has {len(outs)} outputs '
             f"({_describe([t._keras_history.operation for t in outs])}); "
-            "rnnmcu imports models with a single output")
+            "rnnmcu imports models with a single output",
+            "save a model with the one output the device should compute: keras.Model(inputs, output)")
     chain: list = []
     t = outs[0]
     while True:
-        op, node_index, _ = t._keras_history
+        op, node_index, tensor_index = t._keras_history
         if isinstance(op, L.InputLayer):
             break
-        node = op._inbound_nodes[node_index]
-        tensors = list(keras.tree.flatten(node.input_tensors))
-        if len(tensors) != 1:
+        if not isinstance(op, keras.layers.Layer):
             raise UnsupportedModelError(
-                f'{type(op).__name__} layer "{op.name}" takes {len(tensors)} input tensors: '
-                "rnnmcu imports a linear chain of layers (one input each; no initial_state, "
-                "no merges)")
+                f'operation "{op.name}" ({type(op).__name__}) is a keras.ops call inside the model, '
+                f"not a layer; {_CHAIN_HINT}",
+                "express it with a supported layer (Rescaling, Activation, Dense) or move it out of "
+                "the model, retrain, and convert again")
+        if tensor_index != 0:
+            raise UnsupportedModelError(
+                f"{_who(op)}: its output {tensor_index} (a state, from return_state=True) is used "
+                f"downstream; {_CHAIN_HINT}",
+                "use the layer's sequence or last output (output 0) and drop the states")
+        node = op._inbound_nodes[node_index]
+        data = [v for v in keras.tree.flatten(node.arguments.args) if _is_keras_tensor(v)]
+        refusal = REFUSED_LAYERS.get(type(op))
+        if refusal is not None:
+            raise _unsupported(op, refusal[0], refusal[1])
+        if len(data) != 1:
+            raise UnsupportedModelError(
+                f"{_who(op)} takes {len(data)} input tensors "
+                f"({', '.join(_producer(v) for v in data)}): a merge or a skip connection; "
+                f"{_CHAIN_HINT}, without merges", _BRANCH_NEXT)
+        x_in = data[0]
+        for key, value in node.arguments.kwargs.items():
+            extra = [v for v in keras.tree.flatten(value) if _is_keras_tensor(v)]
+            if not extra:
+                continue
+            if key == "mask" and len(extra) == 1 and extra[0] is getattr(x_in, "_keras_mask", None):
+                continue  # Keras' own mask edge: the Masking layer's mask, propagated
+            if key == "mask":
+                raise _unsupported(op, "is called with an explicit mask= tensor; rnnmcu follows "
+                                   "the masks that a Masking layer makes",
+                                   "put a Masking(mask_value) layer after the Input instead, or "
+                                   "give the true lengths in the data's `lengths` array")
+            raise _unsupported(op, f"takes the tensor argument {key}= "
+                               f"({', '.join(_producer(v) for v in extra)}); {_CHAIN_HINT}, "
+                               "each recurrent layer starting from its zero state",
+                               "start the recurrent layer from its zero state (drop initial_state), "
+                               "retrain, and convert again")
         if op in chain:
             raise UnsupportedModelError(f"{_who(op)} is used more than once: shared layers are "
-                                        "not supported")
+                                        "not supported", _BRANCH_NEXT)
         chain.append(op)
-        t = tensors[0]
+        t = x_in
     chain.reverse()
     out = []
     for l in chain:
-        out.extend(_chain(l) if isinstance(l, keras.Model) else [l])
+        out.extend(_chain(l) if _is_model(l) else [l])
     return out
 
 
-def _check_masked_time_reversal(keras_layers: list, layers: list) -> None:
+def _is_keras_tensor(v: Any) -> bool:
+    return isinstance(v, keras.KerasTensor)
+
+
+def _check_masked_time_reversal(ctx: _Ctx) -> None:
     """With Masking, Keras runs a backward pass over all T positions (padding included) and
     returns its sequence in processing order (b), zeros inside Bidirectional (c), and hands the
     un-reversed mask on.  rnnmcu removes masked steps before the network (as the device never sees
-    them), which equals Keras only when no backward pass returns a sequence: refuse the rest."""
-    for l in layers:
+    them), which equals Keras only when no backward pass returns a sequence: refuse the rest
+    (the cells of one StackedRNNCells layer step together, so their inner sequences don't count)."""
+    for l in ctx.layers:
         backward = isinstance(l, ir.Bidirectional) or (isinstance(l, ir.Recurrent) and l.go_backwards)
-        if backward and l.return_sequences:
-            k = next((kl for kl in keras_layers if getattr(kl, "name", None) == l.name), None)
+        if backward and l.return_sequences and l.name not in ctx.internal:
+            k = ctx.origin.get(l.name)
             who = _who(k) if k is not None else f'layer "{l.name}"'
             raise UnsupportedModelError(
                 f"{who}: a backward pass (go_backwards or Bidirectional) that returns sequences in a "
@@ -534,43 +729,96 @@ def _check_masked_time_reversal(keras_layers: list, layers: list) -> None:
                 "the backward layer")
 
 
+# Layers refused by name, with why and what to do instead (checked before any handler).
+REFUSED_LAYERS: dict[type, tuple[str, str]] = {}
+
+
+def _refuse(classes: list[str], why: str, next_step: str) -> None:
+    for n in classes:
+        c = getattr(L, n, None)
+        if c is not None:
+            REFUSED_LAYERS[c] = (why, next_step)
+
+
+_refuse(["LayerNormalization", "GroupNormalization", "UnitNormalization", "RMSNormalization"],
+        "normalises each step by statistics of that step's own features, a per-step reduction "
+        "that rnnmcu does not compute",
+        "use BatchNormalization (folded into the weights at conversion) or a Normalization layer "
+        "on the input instead, retrain, and convert again")
+_refuse(["Attention", "AdditiveAttention", "MultiHeadAttention", "GroupedQueryAttention"],
+        "attention mixes every step of a window with every other (and takes query and value "
+        "inputs), while rnnmcu runs recurrent layers one step at a time",
+        "classify from the last recurrent output instead (return_sequences=False on the last "
+        "recurrent layer, then Dense), retrain, and convert again")
+_refuse(["Lambda"],
+        "runs arbitrary Python code, which cannot be converted to C",
+        "replace the Lambda with standard layers (Rescaling, Activation, Dense, ...), retrain, and "
+        "convert again")
+
+
+_AFFINE_OR_NOOP = {"_input", "_identity_at_inference", "_normalization", "_batch_normalization",
+                   "_rescaling", "_masking"}
+
+
 def import_model(keras_model: Any, name: str | None = None, *, source: str = "") -> ir.Model:
-    """Convert a Keras 3 Sequential or functional model into the IR."""
+    """Convert a Keras 3 Sequential or functional model (nested models flattened) into the IR."""
     if name is not None and not (name.isidentifier() and name.isascii()):
         raise InputError(f"model name {name!r} is not a C identifier",
                          "use letters, digits and underscores, not starting with a digit")
     layers = _chain(keras_model)
-    shape = tuple(keras_model.inputs[0].shape)
+    shape = tuple(_model_inputs(keras_model)[0].shape)
     if len(shape) != 3 or shape[2] is None:
         raise UnsupportedModelError(
             f'model "{keras_model.name}" has input shape {shape}; rnnmcu needs '
-            "(batch, timesteps, features) with a fixed number of features")
+            "(batch, timesteps, features) with a fixed number of features",
+            "start the model with keras.Input(shape=(timesteps or None, features))")
     model_name = name or sanitise_name(keras_model.name)
     ctx = _Ctx(model_name=model_name, dim=int(shape[2]))
     for i, layer in enumerate(layers):
         ctx.index = i
+        refusal = REFUSED_LAYERS.get(type(layer))
+        if refusal is not None:
+            raise _unsupported(layer, refusal[0], refusal[1])
         handler = LAYER_HANDLERS.get(type(layer))
         if handler is None:
             raise _unsupported(layer, "is not supported; supported layers: "
                                f"{', '.join(supported_layers())}")
         produced = handler(layer, ctx)
-        if handler not in (_input, _identity_at_inference, _normalization, _masking):
+        if handler.__name__ not in _AFFINE_OR_NOOP:
             ctx.seen_compute = True
+        if produced and ctx.pending is not None:
+            produced[0] = _fold_pending(ctx, produced[0])
+            ctx.pending = ctx.pending_from = None
+        for p in produced:
+            ctx.origin[p.name] = layer
         ctx.layers.extend(produced)
+    if len(keras_model.outputs) != 1:
+        raise UnsupportedModelError(
+            f'model "{keras_model.name}" has {len(keras_model.outputs)} outputs '
+            "(a recurrent layer with return_state=True at the end?); rnnmcu imports models with a "
+            "single output", "drop return_state=True from the last recurrent layer")
+    if ctx.pending is not None:
+        k = ctx.pending_from
+        raise _unsupported(k, "ends the model: a per-feature affine map there has no weight layer "
+                           "after it to fold into",
+                           f"place the {type(k).__name__} layer before a Dense or recurrent layer, "
+                           "or right after a Dense with a linear activation, retrain, and convert again")
     if ctx.mask_value is not None:
-        _check_masked_time_reversal(layers, ctx.layers)
+        _check_masked_time_reversal(ctx)
     if not any(isinstance(l, (ir.Recurrent, ir.Bidirectional)) for l in ctx.layers):
         raise UnsupportedModelError(
             f'model "{keras_model.name}" has no recurrent layer (layers: {_describe(layers)}); '
             "rnnmcu needs at least one of "
-            f"{', '.join(c.__name__ for c, h in LAYER_HANDLERS.items() if h in (_recurrent, _bidirectional))}")
+            f"{', '.join(c.__name__ for c, h in LAYER_HANDLERS.items() if h in (_recurrent, _bidirectional))}",
+            "add a recurrent layer (e.g. LSTM) after the input, retrain, and convert again")
     try:
         return ir.Model(name=model_name, input_dim=int(shape[2]), layers=ctx.layers,
                         norm_mean=ctx.norm_mean, norm_std=ctx.norm_std, mask_value=ctx.mask_value,
                         max_steps=int(shape[1]) if shape[1] is not None else None,
                         stateful=ctx.stateful, source=source or f"keras:{keras_model.name}")
     except ir.IRError as e:
-        raise UnsupportedModelError(f'model "{keras_model.name}" cannot be represented: {e}') from e
+        raise UnsupportedModelError(f'model "{keras_model.name}" cannot be represented: {e}',
+                                    _UNSUPPORTED_HINT) from e
 
 
 def load_keras_object(path: str, custom_objects: dict | None = None) -> Any:
