@@ -302,7 +302,8 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
          f"#define RNNMCU_{U}_HASH_STR \"{q.hash}\"\n",
          f"#define RNNMCU_{U}_OUTPUT_SEQUENCE {int(seq_out)} /* run() writes T * OUTPUT_DIM values */\n",
          f"#define RNNMCU_{U}_WINDOW_ONLY {int(window)} /* 1: no {name}_step(); use {name}_run() */\n",
-         f"#define RNNMCU_{U}_MASKING {int(model.mask_value is not None)}\n",
+         f"#define RNNMCU_{U}_MASKING {int(model.mask_value is not None)} /* 1: value masking (a Keras "
+         f"Masking layer): {name}_quantize_input() returns 1 for a step to skip; 0: every step runs */\n",
          f"#define RNNMCU_{U}_WIDE_WEIGHTS {int(wide)} /* 1: recurrent weights stored as int16 (--wide-weights) */\n",
          f"#define RNNMCU_{U}_INPUT_PROJECTIONS {proj_steps} /* run() computes the first layer's W x "
          f"this many steps at a time (--input-projections; 0: off) */\n",
@@ -338,8 +339,9 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     h.append(f"/* A whole window x[T][{F}] from a zero state -> y[{D}]"
              f"{' per step (y[T][%d])' % D if seq_out else ''}. Returns 0, or RNNMCU_ERR_STEPS. */\n"
              f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y);\n")
-    h.append(f"/* Sensor units -> model input (standardisation folded in). Returns 1 when the sample is\n"
-             f" * a masked (padding) step that the caller should skip, else 0. */\n"
+    h.append(f"/* Sensor units -> model input (standardisation folded in). Returns 1 when the model masks\n"
+             f" * by value (RNNMCU_{U}_MASKING) and the sample equals the mask value on every channel:\n"
+             f" * the caller skips that step; else 0. */\n"
              f"int {name}_quantize_input(const float *x, {T_} *q);\n\n")
     h.append('#ifdef __cplusplus\n}\n#endif\n#endif\n')
 

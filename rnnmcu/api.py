@@ -52,7 +52,7 @@ def convert(keras_path: str, calib_path: str | None, precision: str, out_path: s
     q = quantize.quantize(model, x, lengths, precision)
     qmodel.save(out_path, model, q)
     return {"model": model.name, "precision": precision, "hash": q.hash, "output": out_path,
-            "input_dim": model.input_dim, "output_dim": model.output_dim,
+            "masking": model.masking, "input_dim": model.input_dim, "output_dim": model.output_dim,
             "layers": [type(l).__name__ for l in model.layers],
             "output_sequence": model.output_sequence, "window_only": model.needs_window,
             **size_summary(model, q)}
@@ -103,9 +103,26 @@ def evaluate(model_path: str, data_path: str, keras_path: str | None = None) -> 
     out: dict[str, Any] = {"model": model.name, "precision": q.precision, "sequences": int(x.shape[0])}
     out.update(compare_outputs(yf, yq, y, model.output_sequence, L))
     out["saturations"] = {k: int(v) for k, v in sat.items()}
+    out["masking"] = model.masking
+    if model.mask_value is not None:
+        out["masked_steps"] = masked_real_steps(model, x, L)
+        if out["masked_steps"] and L is not None:
+            _say(f"warning: {out['masked_steps']} steps inside the data's lengths equal the model's "
+                 "Masking value on every channel: the model skips them, as Keras does\n"
+                 "next: if they are real readings, drop the Masking layer and retrain with the true "
+                 "lengths in the data's `lengths` array (rnnmcu then runs every step within them)")
     if keras_path is not None:
         out["keras_max_abs_error_vs_float_reference"] = float(np.max(np.abs(_keras_predict(keras_path, model, x, L) - yf)))
     return out
+
+
+def masked_real_steps(model, x: np.ndarray, lengths: np.ndarray | None) -> int:
+    """How many steps within the sequences' lengths a value-masking model skips."""
+    from rnnmcu.codegen import float_ref
+
+    L = np.full(x.shape[0], x.shape[1]) if lengths is None else np.asarray(lengths)
+    valid = np.arange(x.shape[1])[None, :] < L[:, None]
+    return int(np.count_nonzero(float_ref.mask_steps(model, x) & valid))
 
 
 def _float_c_equivalent(y: np.ndarray) -> np.ndarray:

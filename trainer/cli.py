@@ -47,7 +47,7 @@ def _emit(result: Any, as_json: bool, title: str | None = None) -> None:
 @click.option("--qat-epochs", type=click.IntRange(1), help="Epochs of the quantisation-aware fine-tune (default 10).")
 @click.option("--qat-lr", type=click.FloatRange(0.0, 10.0, min_open=True),
               help="Learning rate of the fine-tune (default: a fifth of --lr).")
-@click.option("--variable-length", is_flag=True, help="CSV: pad sequences of different lengths (zeros) and mask them.")
+@click.option("--variable-length", is_flag=True, help="CSV: pad sequences of different lengths with zeros and keep their lengths (each trains and runs on its own length).")
 @click.option("--window", type=click.IntRange(1), help="CSV stream: window length in steps (windowing mode).")
 @click.option("--hop", type=click.IntRange(1), help="CSV stream: hop between windows (default = window).")
 @click.option("--label-mode", type=click.Choice(("majority", "last")), default="majority", show_default=True,

@@ -22,9 +22,9 @@ label ``label|class|y``, split ``split``.  Class names are sorted (numerically w
 integers) and ``y`` indexes them.
 
 **Padding rule** (variable length): sequences of different lengths are an error unless
-``variable_length=True``; then each is padded at the end with exact zeros up to the longest one and
-``lengths`` holds the true lengths.  A step whose raw channels are *all exactly 0.0* is padding (the
-trained model masks it), so a real step that is all zeros is refused in variable-length data.
+``variable_length=True``; then each is padded at the end with zeros up to the longest one and
+``lengths`` holds the true lengths.  The lengths, not the values, say which steps are real: a real
+step whose channels are all 0.0 is data like any other (the trainer masks by length).
 
 **Windowing** (:func:`load_stream_csv`, :func:`window_stream`): one long labelled stream with columns
 ``[t,] features..., label`` is cut into windows of ``window`` steps every ``hop`` steps.  A window's
@@ -62,13 +62,11 @@ def _dataset(**kw):
 # Padding and lengths
 # ---------------------------------------------------------------------------------------------
 
-def pad_sequences(seqs: Sequence[np.ndarray], max_len: int | None = None,
-                  check_zero: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def pad_sequences(seqs: Sequence[np.ndarray], max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stack ``(T_i, F)`` arrays into ``(n, T, F)`` float32, zero-padded at the end, and their lengths.
 
-    Raises :class:`InputError` when a sequence is longer than ``max_len``, empty, has a different
-    channel count, or (with ``check_zero``) has a real step that is all zeros (it would be read as
-    padding)."""
+    Raises :class:`InputError` when a sequence is longer than ``max_len``, empty, or has a different
+    channel count.  ``lengths`` says which steps are real, whatever their values."""
     if len(seqs) == 0:
         raise InputError("no sequences to pad")
     feats = {np.asarray(s).shape[1] if np.ndim(s) == 2 else -1 for s in seqs}
@@ -84,8 +82,6 @@ def pad_sequences(seqs: Sequence[np.ndarray], max_len: int | None = None,
     x = np.zeros((len(seqs), t, feats.pop()), dtype=np.float32)
     for i, s in enumerate(seqs):
         x[i, : len(s)] = s
-    if check_zero:
-        check_no_zero_steps(x, lengths)
     return x, lengths
 
 
@@ -100,27 +96,6 @@ def valid_mask(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
 def valid_steps(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
     """All real steps of all sequences as ``(N, F)`` (for normalisation statistics)."""
     return x[valid_mask(x, lengths)]
-
-
-def infer_lengths(x: np.ndarray) -> np.ndarray:
-    """Lengths from trailing all-zero steps (the padding rule)."""
-    nonzero = np.any(x != 0.0, axis=2)  # (n, T)
-    t = x.shape[1]
-    last = t - np.argmax(nonzero[:, ::-1], axis=1)
-    return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
-
-
-def check_no_zero_steps(x: np.ndarray, lengths: np.ndarray | None, where: str = "") -> None:
-    """A real step with every channel exactly 0.0 would be masked as padding: refuse it."""
-    if lengths is None:
-        return
-    bad = valid_mask(x, lengths) & ~np.any(x != 0.0, axis=2)
-    if bad.any():
-        i, s = (int(v) for v in np.argwhere(bad)[0])
-        raise InputError(
-            f"{where}sequence {i} step {s} has every channel exactly 0.0, which is the padding "
-            f"marker for variable-length data",
-            hint="offset that channel slightly or drop the step; all-zero steps are masked as padding")
 
 
 def has_padding(lengths: np.ndarray | None, steps: int) -> bool:
@@ -152,7 +127,6 @@ def validate(ds, source: str = "dataset", require_labels: bool = True) -> None:
             ll = np.asarray(ll)
             if ll.shape != (xx.shape[0],) or np.any(ll < 1) or np.any(ll > xx.shape[1]):
                 raise InputError(f"{source}: {name} lengths must be one per sequence in 1..{xx.shape[1]}")
-            check_no_zero_steps(xx, ll, where=f"{source}: {name} ")
         if yy is not None:
             yy = np.asarray(yy)
             if yy.shape != (xx.shape[0],):
@@ -375,15 +349,6 @@ def load_csv(path: str, *, variable_length: bool = False, require_labels: bool =
                          f"but {b!r} (line {seqs[b]['first_line']}) has {lens[b]}",
                          hint="pass --variable-length to pad with zeros and keep the true lengths, "
                               "or cut the sequences to one length")
-    if variable_length:
-        for sid, a in arrays.items():
-            zero = np.flatnonzero(~np.any(a != 0.0, axis=1))
-            if zero.size:
-                ln = sorted(seqs[sid]["steps"], key=lambda r: r[0])[zero[0]][1]
-                raise InputError(f"{path} line {ln}: sequence {sid!r} has a step whose channels are all exactly "
-                                 f"0.0, the padding marker for variable-length data",
-                                 hint="offset a channel slightly or drop the step")
-
     names = _class_names(s["label"] for s in seqs.values()) if lc is not None else None
     out = {}
     for split in SPLITS:
@@ -391,7 +356,7 @@ def load_csv(path: str, *, variable_length: bool = False, require_labels: bool =
         if not ids:
             out[split] = None
             continue
-        x, lengths = pad_sequences([arrays[i] for i in ids], check_zero=variable_length)
+        x, lengths = pad_sequences([arrays[i] for i in ids])
         y = np.asarray([names.index(seqs[i]["label"]) for i in ids], dtype=np.int64) if names else None
         out[split] = (x, lengths if variable_length else None, y, ids)
     if out["train"] is None:

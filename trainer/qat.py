@@ -315,14 +315,22 @@ def _rnn_layers(layer: Any) -> list:
     return []
 
 
-def build_qat_model(model: Any, scales: Scales) -> Any:
+def build_qat_model(model: Any, scales: Scales, by_length: bool = False) -> Any:
     """The fine-tune wrapper around ``model`` (a Sequential built by :mod:`rnnmcu.trainer.models`,
-    or any Sequential of Masking / Normalization / recurrent / Bidirectional / Dropout / Dense)."""
+    or any Sequential of Masking / Normalization / recurrent / Bidirectional / Dropout / Dense).
+    ``by_length``: the wrapper takes ``[x, valid]`` and masks by length, like
+    :func:`rnnmcu.trainer.models.length_masked`."""
     import keras
+
+    from rnnmcu.trainer.models import length_mask_layer
 
     C = _classes()
     inp = keras.Input(shape=model.input_shape[1:], name="qat_input")
     a = inp
+    if by_length:
+        valid = keras.Input(shape=model.input_shape[1:2], dtype="bool", name="qat_valid")
+        a = length_mask_layer(name="qat_length_mask")([inp, valid])
+        inp = [inp, valid]
     first = True
     for layer in model.layers:
         if isinstance(layer, keras.layers.Masking):
@@ -374,14 +382,21 @@ def assign_scales(qat_model: Any, scales: Scales) -> None:
 
 
 def fine_tune(model: Any, x_tr: np.ndarray, y_tr: np.ndarray, l_tr: np.ndarray | None,
-              x_va: np.ndarray, y_va: np.ndarray, *, epochs: int, lr: float, batch_size: int,
+              x_va: np.ndarray, y_va: np.ndarray, l_va: np.ndarray | None = None, *,
+              by_length: bool = False, epochs: int, lr: float, batch_size: int,
               clipnorm: float = 0.0, class_weight: dict | None = None, progress_cb: Any = None) -> dict[str, Any]:
-    """Fine-tune ``model`` in place with int8 rounding simulated.  Returns the fine-tune's history,
-    the epochs run, the best epoch and the scales of the kept weights."""
+    """Fine-tune ``model`` in place with int8 rounding simulated (``by_length``: variable-length
+    data, masked by ``l_tr``/``l_va``).  Returns the fine-tune's history, the epochs run, the best
+    epoch and the scales of the kept weights."""
     import keras
 
+    from rnnmcu.trainer.datasets import valid_mask
+
+    def inputs(xx: np.ndarray, ll: np.ndarray | None) -> Any:
+        return [xx, valid_mask(xx, ll)] if by_length else xx
+
     scales = calibrate(model, x_tr, l_tr)
-    qm = build_qat_model(model, scales)
+    qm = build_qat_model(model, scales, by_length)
     opt_kw: dict[str, Any] = {"learning_rate": lr}
     if clipnorm > 0:
         opt_kw["clipnorm"] = clipnorm
@@ -394,13 +409,14 @@ def fine_tune(model: Any, x_tr: np.ndarray, y_tr: np.ndarray, l_tr: np.ndarray |
                 assign_scales(qm, calibrate(model, x_tr, l_tr))
 
     def sim_accuracy() -> float:
-        return float(np.mean(np.argmax(qm.predict(x_va, batch_size=256, verbose=0), 1) == y_va))
+        return float(np.mean(np.argmax(qm.predict(inputs(x_va, l_va), batch_size=256, verbose=0), 1) == y_va))
 
     before = sim_accuracy()
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True)
     callbacks = [Recalibrate(), stopper] + ([progress_cb] if progress_cb is not None else [])
-    hist = qm.fit(x_tr, y_tr, validation_data=(x_va, y_va), epochs=epochs, batch_size=batch_size,
-                  shuffle=True, class_weight=class_weight, verbose=0, callbacks=callbacks)
+    hist = qm.fit(inputs(x_tr, l_tr), y_tr, validation_data=(inputs(x_va, l_va), y_va), epochs=epochs,
+                  batch_size=batch_size, shuffle=True, class_weight=class_weight, verbose=0,
+                  callbacks=callbacks)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     val_loss = history.get("val_loss", [])
     # the kept weights (restored best) and their own scales

@@ -35,8 +35,8 @@ every IMU axis at once (5-15 g on the accelerometer, 1000-2000 deg/s on the gyro
 one int8 input step is as large as a good part of a gesture's own signal.
 
 Variable length (``variable_length=True``): each sequence keeps a random valid length in
-``[steps // 2, steps]``; the tail is padded with exact zeros and ``lengths`` is written.  Real
-samples are never all-zero (gravity is always present), so "all channels exactly 0.0" marks padding.
+``[steps // 2, steps]``; the tail is padded with zeros and ``lengths`` is written (the lengths,
+not the values, say which steps are real).
 """
 from __future__ import annotations
 
@@ -156,9 +156,6 @@ def _sequence(name: str, steps: int, valid: int, channels: int, rng: np.random.G
 
     out = np.zeros((steps, channels), dtype=np.float32)
     out[:valid] = x[:, :channels]
-    # A real sample is never all-zero (gravity); keep the padding rule unambiguous regardless.
-    allzero = ~np.any(out[:valid] != 0.0, axis=1)
-    out[:valid][allzero, 0] = np.float32(1e-3)
     return out
 
 

@@ -5,8 +5,10 @@ What :func:`train` does, in order:
 1. loads and validates the data (``.npz`` or long-form ``.csv``; see :mod:`rnnmcu.trainer.datasets`);
 2. splits off a stratified validation set (``spec.val_fraction`` of each class, seeded; every class
    with at least two sequences keeps at least one in each part);
-3. builds the model (:mod:`rnnmcu.trainer.models`), Masking only when the data has padding,
-   Normalization adapted on the real training steps;
+3. builds the model (:mod:`rnnmcu.trainer.models`), Normalization adapted on the real training
+   steps; variable-length data (``lengths``) is trained through a view of the same layers whose mask
+   comes from the lengths (:func:`~rnnmcu.trainer.models.length_masked`), so a real all-zero step
+   is data, and the saved model has no Masking layer;
 4. fits with Adam + gradient clipping (``spec.clipnorm``), class weights (``auto``: inverse class
    frequency, so an imbalanced set does not collapse to the big class), ReduceLROnPlateau on the
    validation loss, early stopping on the validation loss with the best weights restored
@@ -14,7 +16,7 @@ What :func:`train` does, in order:
 5. with ``spec.qat``, fine-tunes for ``spec.qat_epochs`` more epochs with the int8 scheme's
    rounding simulated (:mod:`rnnmcu.trainer.qat`); the model keeps its plain Keras layers;
 6. evaluates on the test split (``x_test``/``y_test``) if present, else on the validation split —
-   padded sequences are evaluated through the mask, i.e. at their true lengths;
+   padded sequences are evaluated at their true lengths;
 7. saves the model atomically (a temporary ``.keras`` in the same folder, then ``os.replace``).
 
 Determinism: ``keras.utils.set_random_seed(spec.seed)`` and TensorFlow's deterministic ops (on while
@@ -159,24 +161,31 @@ def train_dataset(ds, out_path: str, spec: ModelSpec, report_dir: str | None = N
     """:func:`train` on an already loaded :class:`rnnmcu.data.Dataset`."""
     _check_out_path(out_path)
     datasets.validate(ds, source=source)
-    from rnnmcu.trainer.models import build_model
+    from rnnmcu.trainer.models import build_model, compile_for_training, length_masked
 
     k = datasets.n_classes(ds)
     names = list(ds.class_names) if ds.class_names is not None else [str(i) for i in range(k)]
     x, y, lengths = ds.x.astype(np.float32), np.asarray(ds.y, dtype=np.int64), ds.lengths
     steps, f = x.shape[1], x.shape[2]
-    masking = datasets.has_padding(lengths, steps) or (
+    by_length = datasets.has_padding(lengths, steps) or (
         ds.x_test is not None and datasets.has_padding(ds.lengths_test, ds.x_test.shape[1]))
 
     tr, va = stratified_split(y, spec.val_fraction, spec.seed)
     x_tr, y_tr, x_va, y_va = x[tr], y[tr], x[va], y[va]
     l_tr = lengths[tr] if lengths is not None else None
+    l_va = lengths[va] if lengths is not None else None
+
+    def inputs(xx: np.ndarray, ll: np.ndarray | None):
+        """What the fitted model takes: x, or [x, valid] when it masks by length."""
+        return [xx, datasets.valid_mask(xx, ll)] if by_length else xx
 
     t0 = time.monotonic()
     with _deterministic(spec.seed):
         import keras
 
-        model = build_model(spec, f, k, datasets.valid_steps(x_tr, l_tr), masking=masking)
+        model = build_model(spec, f, k, datasets.valid_steps(x_tr, l_tr))
+        fit_model = length_masked(model) if by_length else model
+        compile_for_training(fit_model, spec.learning_rate, spec.clipnorm)
         patience = spec.patience if spec.patience > 0 else spec.epochs
         stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                 restore_best_weights=True)
@@ -187,25 +196,30 @@ def train_dataset(ds, out_path: str, spec: ModelSpec, report_dir: str | None = N
             _progress_callback(spec.epochs, progress),
         ]
         cw = class_weights(y_tr, k) if spec.class_weights == "auto" else None
-        hist = model.fit(x_tr, y_tr, validation_data=(x_va, y_va), epochs=spec.epochs,
-                         batch_size=spec.batch_size, shuffle=True, class_weight=cw, verbose=0,
-                         callbacks=callbacks)
+        hist = fit_model.fit(inputs(x_tr, l_tr), y_tr, validation_data=(inputs(x_va, l_va), y_va),
+                             epochs=spec.epochs, batch_size=spec.batch_size, shuffle=True,
+                             class_weight=cw, verbose=0, callbacks=callbacks)
+
+        def predict(xx: np.ndarray, ll: np.ndarray | None) -> np.ndarray:
+            return np.argmax(fit_model.predict(inputs(xx, ll), batch_size=256, verbose=0), axis=1)
+
         qat_info = None
         if spec.qat:
             from rnnmcu.trainer.qat import fine_tune
 
-            float_val = float(np.mean(np.argmax(model.predict(x_va, batch_size=256, verbose=0), 1) == y_va))
-            qat_info = fine_tune(model, x_tr, y_tr, l_tr, x_va, y_va, epochs=spec.qat_epochs,
-                                 lr=spec.qat_learning_rate, batch_size=spec.batch_size, clipnorm=spec.clipnorm,
-                                 class_weight=cw, progress_cb=_progress_callback(spec.qat_epochs, progress,
-                                                                                 "int8 fine-tune"))
+            float_val = float(np.mean(predict(x_va, l_va) == y_va))
+            qat_info = fine_tune(model, x_tr, y_tr, l_tr, x_va, y_va, l_va, by_length=by_length,
+                                 epochs=spec.qat_epochs, lr=spec.qat_learning_rate,
+                                 batch_size=spec.batch_size, clipnorm=spec.clipnorm, class_weight=cw,
+                                 progress_cb=_progress_callback(spec.qat_epochs, progress, "int8 fine-tune"))
             qat_info["float_val_accuracy_before"] = float_val
         if ds.x_test is not None:
-            x_ev, y_ev, split = ds.x_test.astype(np.float32), np.asarray(ds.y_test, dtype=np.int64), "test"
+            x_ev, l_ev, y_ev, split = (ds.x_test.astype(np.float32), ds.lengths_test,
+                                       np.asarray(ds.y_test, dtype=np.int64), "test")
         else:
-            x_ev, y_ev, split = x_va, y_va, "validation"
-        y_pred = np.argmax(model.predict(x_ev, batch_size=256, verbose=0), axis=1)
-        val_pred = np.argmax(model.predict(x_va, batch_size=256, verbose=0), axis=1)
+            x_ev, l_ev, y_ev, split = x_va, l_va, y_va, "validation"
+        y_pred = predict(x_ev, l_ev)
+        val_pred = predict(x_va, l_va)
     seconds = time.monotonic() - t0
 
     save_model_atomic(model, out_path)
@@ -236,7 +250,7 @@ def train_dataset(ds, out_path: str, spec: ModelSpec, report_dir: str | None = N
         "n_test": int(ds.x_test.shape[0]) if ds.x_test is not None else 0,
         "steps": int(steps),
         "channels": int(f),
-        "masking": bool(masking),
+        "masking": "lengths" if by_length else "none",
         "class_weights": cw,
         "train_seconds": round(seconds, 2),
         "data": source,
