@@ -110,10 +110,14 @@ GRAPHS = {
 
 
 @pytest.mark.parametrize("name", GRAPHS)
-def test_functional_masked_graph_matches_keras(name):
+def test_functional_masked_graph_matches_keras(name, tmp_path):
     km = randomise(GRAPHS[name]())
     m = agrees(km)
     assert m.masking == "value" and m.mask_value is not None
+    # loaded from a .keras file, the mask edges are the saved copy of Masking's computation
+    km.save(tmp_path / "m.keras")
+    back = agrees(keras.saving.load_model(tmp_path / "m.keras"))
+    assert kinds(back) == kinds(m) and back.masking == "value"
     # the Sequential spelling of the same layers imports to the same IR
     seq = keras.Sequential([keras.Input((None, F)), *km.layers[1:]])
     m2 = import_model(seq)
@@ -136,7 +140,7 @@ def test_masking_skips_a_real_all_zero_step_as_keras_does():
 
 
 @pytest.mark.parametrize("where", ["outside", "inside"])
-def test_nested_sequential_in_functional(where):
+def test_nested_sequential_in_functional(where, tmp_path):
     if where == "outside":  # the mask enters the nested model and comes out with its output
         inner = keras.Sequential([keras.Input((None, F)), L.LSTM(4, return_sequences=True), L.Dense(3)],
                                  name="inner")
@@ -148,7 +152,10 @@ def test_nested_sequential_in_functional(where):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = agrees(randomise(km))
+        km.save(tmp_path / "m.keras")
+        back = agrees(keras.saving.load_model(tmp_path / "m.keras"))
     assert m.masking == "value" and len([k for k in kinds(m) if k == "Recurrent"]) == 2
+    assert kinds(back) == kinds(m)
 
 
 def test_functional_in_functional_and_sequential_in_sequential():

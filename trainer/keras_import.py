@@ -681,7 +681,7 @@ def _chain(model: Any) -> list:
             extra = [v for v in keras.tree.flatten(value) if _is_keras_tensor(v)]
             if not extra:
                 continue
-            if key == "mask" and len(extra) == 1 and extra[0] is getattr(x_in, "_keras_mask", None):
+            if key == "mask" and len(extra) == 1 and _same_mask(extra[0], getattr(x_in, "_keras_mask", None)):
                 continue  # Keras' own mask edge: the Masking layer's mask, propagated
             if key == "mask":
                 raise _unsupported(op, "is called with an explicit mask= tensor; rnnmcu follows "
@@ -707,6 +707,37 @@ def _chain(model: Any) -> list:
 
 def _is_keras_tensor(v: Any) -> bool:
     return isinstance(v, keras.KerasTensor)
+
+
+def _masking_source(t: Any) -> tuple[Any, Any] | None:
+    """``(x, value)`` when ``t`` is ``any(not_equal(x, value), axis=-1)``: the mask a Masking layer
+    computes from its input ``x``, or None."""
+    try:
+        op, ni, _ = t._keras_history
+        if type(op).__name__ != "Any" or list(np.ravel(op.axis)) != [-1] or op.keepdims:
+            return None
+        (inner,) = [v for v in keras.tree.flatten(op._inbound_nodes[ni].arguments.args) if _is_keras_tensor(v)]
+        op2, ni2, _ = inner._keras_history
+        args = list(op2._inbound_nodes[ni2].arguments.args)
+        if type(op2).__name__ != "NotEqual" or len(args) != 2 or not _is_keras_tensor(args[0]):
+            return None
+        return args[0], args[1]
+    except (AttributeError, ValueError, IndexError, TypeError):
+        return None
+
+
+def _same_mask(given: Any, propagated: Any) -> bool:
+    """Is the ``mask=`` tensor a node takes the mask Keras propagates to its data input?  In a
+    model built in this process it is the very tensor; in a model loaded from a ``.keras`` file it
+    is the saved copy of the Masking layer's computation (the same comparison on the same input)."""
+    if propagated is None:
+        return False
+    if given is propagated:
+        return True
+    a, b = _masking_source(given), _masking_source(propagated)
+    if a is None or b is None or a[0] is not b[0] or _is_keras_tensor(a[1]) or _is_keras_tensor(b[1]):
+        return False
+    return bool(np.array_equal(np.asarray(a[1]), np.asarray(b[1])))
 
 
 def _check_masked_time_reversal(ctx: _Ctx) -> None:
