@@ -252,6 +252,20 @@ def hil_test(board: str, model_path: str, data_path: str, port: str | None = Non
     if q.precision == "float32":
         raise InputError("rnnmcu test proves bit-exactness, and a float32 model has no bit-exact reference",
                          "convert with --precision int8 or int16 for the device test; check float32 with `rnnmcu eval`")
+    # a sequence whose every step the model's Masking layer skips gives the device nothing to run
+    empty = [i for i, s in enumerate(seqs) if s.shape[0] == 0]
+    keep = [i for i, s in enumerate(seqs) if s.shape[0] > 0]
+    if empty:
+        if not keep:
+            raise InputError(f"{data_path}: every step of every sequence equals the model's Masking value, "
+                             "so the device would be given no steps",
+                             "test with sequences that hold real readings")
+        _say(f"note: {len(empty)} sequence(s) ({', '.join(map(str, empty[:10]))}"
+             f"{', ...' if len(empty) > 10 else ''}) are skipped: every step equals the model's Masking "
+             "value, so the device is given no steps")
+        seqs = [seqs[i] for i in keep]
+        exp_runs = [exp_runs[i] for i in keep]
+        exp_steps = None if exp_steps is None else [exp_steps[i] for i in keep]
     for out in (junit, report):
         if out is not None:
             _check_out_path(out)
@@ -263,8 +277,9 @@ def hil_test(board: str, model_path: str, data_path: str, port: str | None = Non
                     f"the device runs a different model (hash {info.model_hash:08x}, expected {q.hash32:08x} for {model.name})",
                     "flash the firmware built from this .rnnmcu file, or pass the matching model")
             rep = run_hil(dev, exp_steps, exp_runs, seqs, bench_repeats=bench_repeats,
-                          suite=f"rnnmcu-{board}-{model.name}", progress=_say)
-    rep.update({"board": board, "model": model.name, "precision": q.precision, "hash": q.hash})
+                          suite=f"rnnmcu-{board}-{model.name}", progress=_say, indices=keep)
+    rep.update({"board": board, "model": model.name, "precision": q.precision, "hash": q.hash,
+                "fully_masked_sequences": empty})
     if junit:
         report_mod.write_junit(junit, rep)
     if report:

@@ -195,3 +195,21 @@ def test_a_masking_model_counts_and_warns_about_real_steps_it_skips(trained, cap
     out = api.evaluate(trained["graphs"]["stacked_cells"]["rnnmcu"]["int8"], trained["data"])
     assert out["masking"] == "lengths" and "masked_steps" not in out
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_sequence_the_masking_layer_skips_whole_is_left_out_by_name(trained, tmp_path):
+    """Every step of sequence 1 equals the mask value: the device is given no steps for it, so
+    rnnmcu test leaves it out, says so, and names the others by their place in the data."""
+    x, lengths = trained["x"][:3].copy(), trained["lengths"][:3].copy()
+    x[1] = 0.0
+    save_npz(tmp_path / "d.npz", Dataset(x=x, lengths=lengths))
+    rep = api.hil_test("host", trained["graphs"]["masking_gru_gru"]["rnnmcu"]["int8"], str(tmp_path / "d.npz"),
+                       bench_repeats=1, junit=str(tmp_path / "j.xml"))
+    assert rep["passed"] and rep["fully_masked_sequences"] == [1]
+    assert [s["index"] for s in rep["sequences"]] == [0, 2]
+    assert 'name="seq0002"' in (tmp_path / "j.xml").read_text()
+    x[:] = 0.0
+    save_npz(tmp_path / "z.npz", Dataset(x=x, lengths=lengths))
+    from rnnmcu.errors import InputError
+    with pytest.raises(InputError, match="every step of every sequence equals the model's Masking value"):
+        api.hil_test("host", trained["graphs"]["masking_gru_gru"]["rnnmcu"]["int8"], str(tmp_path / "z.npz"))

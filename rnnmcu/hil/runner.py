@@ -99,7 +99,8 @@ def run_hil(device: Device,
             bench_repeats: int = 50,
             max_mismatches: int = 50,
             suite: str = "rnnmcu-hil",
-            progress: Callable[[str], None] | None = None) -> dict:
+            progress: Callable[[str], None] | None = None,
+            indices: Sequence[int] | None = None) -> dict:
     """Check a device against reference outputs; return the report dict (see report.py).
 
     For each sequence i (``xq[i]`` of shape (len_i, input_dim) in device units, or a padded
@@ -109,7 +110,8 @@ def run_hil(device: Device,
     ((output_dim,), or (len_i, output_dim) for output-sequence models; skipped with a reason if
     the window does not fit the device), then BENCH of ``bench_repeats`` steps of the first input
     vector (0 disables).  Mismatches make ``passed`` false; device failures raise DeviceError
-    naming the sequence and step.
+    naming the sequence and step.  ``indices`` names the sequences by their position in the
+    data set (default 0, 1, ...) when some were left out.
     """
     say = progress or (lambda _msg: None)
     info = device.cached_info if device.synced else device.sync()
@@ -162,11 +164,15 @@ def run_hil(device: Device,
     total_mismatches = 0
     values_checked = 0
     per_step: list[float] = []
+    if indices is not None and len(indices) != n:
+        raise InputError(f"{len(indices)} sequence indices for {n} sequences", "pass one index per sequence")
+    names = list(range(n)) if indices is None else [int(v) for v in indices]
     for i, s in enumerate(seqs):
         L = s.shape[0]
+        idx = names[i]
         t_seq = time.monotonic()
         mism: list[dict] = []
-        rec: dict[str, Any] = {"index": i, "name": f"seq{i:04d}", "length": L}
+        rec: dict[str, Any] = {"index": idx, "name": f"seq{idx:04d}", "length": L}
         where = "RESET"
         try:
             if do_step:
@@ -175,7 +181,7 @@ def run_hil(device: Device,
                 for t in range(L):
                     where = f"STEP {t}"
                     got[t] = device.step(s[t])
-                k = _compare(exp_steps[i], got, i, "step", range(L), mism)  # type: ignore[arg-type]
+                k = _compare(exp_steps[i], got, idx, "step", range(L), mism)  # type: ignore[arg-type]
                 rec["step"] = {"steps": L, "mismatches": k}
                 values_checked += got.size
             else:
@@ -190,9 +196,9 @@ def run_hil(device: Device,
                 where = f"RUN of {L} steps"
                 y = device.run(s)
                 if info.output_sequence:
-                    k = _compare(e_run, y, i, "run", range(L), mism)
+                    k = _compare(e_run, y, idx, "run", range(L), mism)
                 else:
-                    k = _compare(e_run[None, :], y[None, :], i, "run", [L - 1], mism)
+                    k = _compare(e_run[None, :], y[None, :], idx, "run", [L - 1], mism)
                 rec["run"] = {"steps": L, "mismatches": k}
                 values_checked += y.size
             if bench_repeats:
@@ -205,7 +211,7 @@ def run_hil(device: Device,
             else:
                 rec["bench"] = None
         except DeviceError as exc:
-            raise DeviceError(f"HIL sequence {i} ({where}): {exc.message}", exc.hint) from exc
+            raise DeviceError(f"HIL sequence {idx} ({where}): {exc.message}", exc.hint) from exc
         total_mismatches += len(mism)
         rec["mismatches_total"] = len(mism)
         rec["mismatches"] = mism[:max_mismatches]
