@@ -116,9 +116,15 @@ def test_variable_length_masks_by_length_and_keeps_real_zero_steps(tiny, tmp_pat
     pred = np.array([np.argmax(model.predict(x_test[i:i + 1, :n], verbose=0)[0])
                      for i, n in enumerate(ds.lengths_test)])
     assert float(np.mean(pred == ds.y_test)) == pytest.approx(m["accuracy"])
-    # and it converts with length semantics: the all-zero test step runs, it is not skipped
-    from rnnmcu.trainer.keras_import import load_keras_model
-    assert load_keras_model(out).masking == "lengths"
+    # and it converts with length semantics: the all-zero steps run, they are not skipped
+    from rnnmcu import api
+    from rnnmcu.codegen import float_ref, qmodel
+    conv = api.convert(out, str(data), "int8", str(tmp_path / "v.rnnmcu"))
+    assert conv["masking"] == "lengths"
+    ir_model, _ = qmodel.load(str(tmp_path / "v.rnnmcu"))
+    _, kept, _ = float_ref.compress(ir_model, x_test, ds.lengths_test)
+    np.testing.assert_array_equal(kept, ds.lengths_test)
+    assert "masked_steps" not in api.evaluate(str(tmp_path / "v.rnnmcu"), str(data))
 
 
 def test_bidirectional_stacked_head_dropout_and_size_estimate(tiny, tmp_path):
