@@ -628,26 +628,43 @@ def host_compiler() -> str:
 
 
 def _build_host(proj: Path, b: Board, *, timeout: float) -> BuildResult:
+    """Compile the host firmware with the native compiler: each source to an object, on every
+    core (the sources are independent), then one link."""
+    from concurrent.futures import ThreadPoolExecutor
+
     cc = host_compiler()
     src = proj / "src"
     lib = proj / "lib" / "rnnmcu" / "src"
     sources = sorted(src.glob("*.c")) + sorted(lib.glob("*.c"))
     out_dir = proj / ".pio" / "build" / b.name
-    out_dir.mkdir(parents=True, exist_ok=True)
+    obj_dir = out_dir / "obj"
+    obj_dir.mkdir(parents=True, exist_ok=True)
     exe = out_dir / FIRMWARE_NAMES["host"]
     tmp = out_dir / ".firmware.tmp"
-    argv = [cc, *C_FLAGS, "-I", str(src), "-I", str(lib), "-o", str(tmp),
-            *[str(s) for s in sources], "-lm"]
-    t0 = time.monotonic()
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise ToolchainError(f"{cc} did not finish within {timeout:.0f} s", "run it by hand") from exc
+    inc = ["-I", str(src), "-I", str(lib)]
+    objs = [obj_dir / f"{i:03d}_{s.stem}.o" for i, s in enumerate(sources)]
+    steps = [[cc, *C_FLAGS, *inc, "-c", str(s), "-o", str(o)] for s, o in zip(sources, objs)]
+    link = [cc, "-o", str(tmp), *[str(o) for o in objs], "-lm"]
     log_path = proj / "build.log"
-    log_path.write_text(" ".join(argv) + "\n" + r.stdout + r.stderr)
-    if r.returncode != 0:
+    t0 = time.monotonic()
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise ToolchainError(f"{cc} did not finish within {timeout:.0f} s", "run it by hand") from exc
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(steps), os.cpu_count() or 1))) as pool:
+        results = list(pool.map(run, steps))
+    failed = [r for r in results if r.returncode != 0]
+    if not failed:
+        results.append(run(link))
+        steps.append(link)
+        failed = [results[-1]] if results[-1].returncode != 0 else []
+    log_path.write_text("".join(" ".join(a) + "\n" + r.stdout + r.stderr for a, r in zip(steps, results)))
+    if failed:
         tmp.unlink(missing_ok=True)
-        raise ToolchainError(f"building the host firmware failed (log: {log_path}):\n{_tail(r.stderr)}",
+        raise ToolchainError(f"building the host firmware failed (log: {log_path}):\n{_tail(failed[0].stderr)}",
                              "fix the error shown; if it is in generated or rnnmcu code, please "
                              "report it with the log")
     os.replace(tmp, exe)
