@@ -200,8 +200,7 @@ def measure(board: str, name: str, model, precision: str, work: Path, wide: bool
         with emulator.Emulator(b, res.firmware_path) as emu:
             with Device(open_transport(emu.url)) as dev:
                 info = dev.sync()
-                dt = np.int8 if precision == "int8" else np.int16
-                xs = rng.integers(-60, 60, (8, F)).astype(dt)
+                xs = rng.integers(-60, 60, (8, F)).astype(info.in_dtype)
                 if not info.window_only:
                     dev.step(xs[0])
                 dev.run(xs)

@@ -56,8 +56,8 @@ def measure(board: str, cell: str, n: int, F: int, precision: str, wide: bool, B
         model = ir.Model(name="m", input_dim=F, layers=[random_recurrent(rng, cell, F, n)],
                          norm_mean=np.zeros(F), norm_std=np.ones(F))
         x = rng.normal(0, 1, (8, 32, F)).astype(np.float32)
-        xs = (rng.normal(0, 1, F) * 3).astype(np.int8 if precision == "int8" else np.int16)
         q = quantize.quantize(model, x, None, precision)
+        xs = (rng.normal(0, 1, F) * 3).astype({8: np.int8, 16: np.int16}[q.input_bits])
         emit.generate(model, q, str(work / "gen"), wide=wide, proj_steps=B, bench_run=True)
     res = platformio.build(platformio.generate_project(b, work / "gen", work / "proj"), b)
     with emulator.Emulator(b, res.firmware_path) as emu:

@@ -104,7 +104,7 @@ def measure(board: str, model: ir.Model, variant: str, work: Path) -> dict:
         res = platformio.build(platformio.generate_project(b, gen, proj, arch=variant != "int8-portable"), b)
     except RnnmcuError as exc:
         return {"na": f"n/a (build failed: {str(exc).splitlines()[0]})"}
-    dtype = {"int8": np.int8, "int16": np.int16, "float32": np.float32}[precision]
+    dtype = {8: np.int8, 16: np.int16, 32: np.float32}[q.input_bits]  # the model's input type
     xs = (rng.normal(0, 1, F) * (3 if precision != "float32" else 0.5)).astype(dtype)
     with emulator.Emulator(b, res.firmware_path) as emu:
         with Device(open_transport(emu.url)) as dev:

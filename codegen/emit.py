@@ -113,6 +113,12 @@ def _step_fn(l, prec: str) -> str:
     return _base(l.cell)
 
 
+def _has_c(l) -> bool:
+    """Whether a recurrent pass keeps an int16 state c beside h: an LSTM's cell, an int8 GRU's
+    16-bit state (state16)."""
+    return _base(l.cell) == "lstm" or bool(getattr(l, "state16", False))
+
+
 def _out_dim(l) -> int:
     if _is_bi(l):
         return l.output_dim
@@ -216,7 +222,7 @@ def _rec_decl(p: str, l, prec: str, wide: bool = False) -> str:
     ptrs = f"{p}_w, {p}_u, {f'{p}_u_cand' if split else '0'}"
     weights = f"0, 0, 0, {ptrs}" if wide else f"{ptrs}, 0, 0, 0"  # (w, u, u_cand), then the wide three
     out.append(f"static const rnnmcu_rnn_q_t {p} = {{ {CELL_ENUM[l.cell]}, {int(l.reset_after)}, {l.q}, {l.k}, "
-               f"{unit_gate}, "
+               f"{unit_gate}, {int(l.state16)}, {l.cs}, "
                f"{l.input_dim}, {l.units}, {weights}, "
                f"{p}_rq, {f'{p}_b_rec' if pair else '0'}, {p}_tab_rec, {p}_tab_act, {p}_tab_out, {peep} }};\n\n")
     return "".join(out)
@@ -263,6 +269,10 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
                          "leave --wide-weights out, or convert with --precision int8 or int16")
     T_ = CTYPE[prec]
     sfx = SFX[prec]
+    # an int8 model whose inputs are int16 (NUMERICS.md, "Wide inputs"): its first layer takes the
+    # 16-bit product (rnnmcu_rnn_proj_s16 + the step_px step, or rnnmcu_dense_s16 and a narrowing)
+    wide_in = prec == "int8" and q.input_bits == 16
+    TI_ = "int16_t" if wide_in else T_
     wsfx = "w16_" if wide else ""  # the wide layout's step functions: rnnmcu_<cell>_step_w16_<sfx>
     U = name.upper()
     if prec != "float32":
@@ -276,6 +286,9 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         steps = int(max_steps or 65535)
     steps = max(1, min(steps, 65535))
     proj_steps = min(proj_steps, steps)  # a block longer than the longest window only costs RAM
+    l0 = layers[0]
+    wide_rows = max((_gates(d) * d.units for _, d in _directions(0, l0)), default=0) if wide_in else 0
+    wide_dense = _out_dim(l0) if wide_in and isinstance(l0, QDense) else 0
     F, D = model.input_dim, model.output_dim
     maxw = max([F] + [_out_dim(l) for l in layers])
     last_rec = max(i for i, l in enumerate(layers) if _is_rec(l) or _is_bi(l))
@@ -307,13 +320,16 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
          f"#define RNNMCU_{U}_WIDE_WEIGHTS {int(wide)} /* 1: recurrent weights stored as int16 (--wide-weights) */\n",
          f"#define RNNMCU_{U}_INPUT_PROJECTIONS {proj_steps} /* run() computes the first layer's W x "
          f"this many steps at a time (--input-projections; 0: off) */\n",
-         f"#define RNNMCU_{U}_OUTPUT_SCALE {_fmt_float(q.s_out)} /* real output = value * scale */\n\n",
-         f"typedef {T_} {name}_value_t;\n\n",
+         f"#define RNNMCU_{U}_OUTPUT_SCALE {_fmt_float(q.s_out)} /* real output = value * scale */\n",
+         f"#define RNNMCU_{U}_INPUT_BITS {32 if prec == 'float32' else q.input_bits} /* the width of "
+         f"the model's input values ({name}_input_t) */\n\n",
+         f"typedef {T_} {name}_value_t; /* the model's outputs */\n",
+         f"typedef {TI_} {name}_input_t; /* the model's inputs, from {name}_quantize_input() */\n\n",
          "typedef struct {\n"]
     for i, l in enumerate(layers):
         for sfx_, d in _directions(i, l):
             h.append(f"    {T_} l{sfx_}_h[{d.units}];\n")
-            if _base(d.cell) == "lstm":
+            if _has_c(d):
                 h.append(f"    {'float' if prec == 'float32' else 'int16_t'} l{sfx_}_c[{d.units}];\n")
     if prec == "int8":
         # where the runtime widens int8 products to int16 (Xtensa: rnnmcu_kernels.h, RNNMCU_S8_VIA_S16),
@@ -329,20 +345,26 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     if proj_steps:
         h.append(f"    int32_t proj[{proj_steps * proj_rows}]; /* run(): the first layer's requantised W x "
                  f"for {proj_steps} steps */\n")
+    elif wide_rows:
+        h.append(f"    int32_t proj[{wide_rows}]; /* the first layer's requantised W x of this step "
+                 f"(16-bit inputs) */\n")
+    if wide_dense:
+        h.append(f"    int16_t wide[{wide_dense}]; /* the first (Dense) layer's output before it is "
+                 f"narrowed to int8 */\n")
     if window:
         h.append(f"    {T_} seq[2][{steps * maxw}];\n")
     h.append(f"}} {name}_state_t;\n\n")
     h.append(f"/* Zero the recurrent state. */\nvoid {name}_reset({name}_state_t *s);\n")
     if not window:
         h.append(f"/* One timestep: x[{F}] -> y[{D}] (the model output if the window ended here). Returns 0. */\n"
-                 f"int {name}_step({name}_state_t *s, const {T_} *x, {T_} *y);\n")
+                 f"int {name}_step({name}_state_t *s, const {TI_} *x, {T_} *y);\n")
     h.append(f"/* A whole window x[T][{F}] from a zero state -> y[{D}]"
              f"{' per step (y[T][%d])' % D if seq_out else ''}. Returns 0, or RNNMCU_ERR_STEPS. */\n"
-             f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y);\n")
+             f"int {name}_run({name}_state_t *s, const {TI_} *x, uint16_t T, {T_} *y);\n")
     h.append(f"/* Sensor units -> model input (standardisation folded in). Returns 1 when the model masks\n"
              f" * by value (RNNMCU_{U}_MASKING) and the sample equals the mask value on every channel:\n"
              f" * the caller skips that step; else 0. */\n"
-             f"int {name}_quantize_input(const float *x, {T_} *q);\n\n")
+             f"int {name}_quantize_input(const float *x, {TI_} *q);\n\n")
     h.append('#ifdef __cplusplus\n}\n#endif\n#endif\n')
 
     # ---------------- source ----------------
@@ -378,11 +400,20 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
 
     def call(i, l, src: str, dst: str, step: str = "step") -> str:
         """The call of layer i; a recurrent layer's ``step`` function is step, or step_px (its
-        input is the requantised W x in ``src``)."""
+        input is the requantised W x in ``src``).  With 16-bit inputs the first layer (i 0, 0f,
+        0b) multiplies them in the int16 kernel: a recurrent step takes that product as its px, a
+        Dense layer's output is narrowed to int8."""
         p = f"&{name}_l{i}"
+        wide_first = wide_in and str(i) in ("0", "0f", "0b") and step == "step"
         if _is_rec(l):
-            cc = f"s->l{i}_c" if _base(l.cell) == "lstm" else "0"
+            cc = f"s->l{i}_c" if _has_c(l) else "0"
+            if wide_first:
+                return (f"rnnmcu_rnn_proj_{wsfx}s16({p}, {src}, 1, s->proj, s->scratch);\n"
+                        f"    rnnmcu_{_step_fn(l, prec)}_step_px_{wsfx}{sfx}({p}, s->proj, s->l{i}_h, {cc}, s->scratch);")
             return f"rnnmcu_{_step_fn(l, prec)}_{step}_{wsfx}{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
+        if isinstance(l, QDense) and wide_first:
+            return (f"rnnmcu_dense_s16({p}, {src}, s->wide, s->scratch);\n"
+                    f"    rnnmcu_narrow_s16_s8(s->wide, {_out_dim(l)}, {dst});")
         if isinstance(l, QDense):
             return f"rnnmcu_dense_{sfx}({p}, {src}, {dst}, s->scratch);"
         if isinstance(l, ir.Dense):
@@ -402,7 +433,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     for i, l in enumerate(layers):
         for sfx_, d in _directions(i, l):
             c.append(f"    memset(s->l{sfx_}_h, 0, sizeof s->l{sfx_}_h);\n")
-            if _base(d.cell) == "lstm":
+            if _has_c(d):
                 c.append(f"    memset(s->l{sfx_}_c, 0, sizeof s->l{sfx_}_c);\n")
     c.append("}\n\n")
 
@@ -410,7 +441,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         # one step through the whole stack; head=0 stops after the last recurrent layer; the _px
         # twin takes the first layer's W x from run()'s projections
         def forward(fn: str, px: bool) -> None:
-            first = "int32_t *px" if px else f"const {T_} *x"
+            first = "int32_t *px" if px else f"const {TI_} *x"
             c.append(f"static void {name}_{fn}({name}_state_t *s, {first}, {T_} *y, int head)\n{{\n")
             src, b = "px" if px else "x", 0
             for i, l in enumerate(layers):
@@ -426,24 +457,24 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
             c.append(f"    if (head)\n        memcpy(y, {src}, sizeof(*y) * {D});\n}}\n\n")
 
         forward("forward", False)
-        c.append(f"int {name}_step({name}_state_t *s, const {T_} *x, {T_} *y)\n{{\n"
+        c.append(f"int {name}_step({name}_state_t *s, const {TI_} *x, {T_} *y)\n{{\n"
                  f"    {name}_forward(s, x, y, 1);\n    return RNNMCU_OK;\n}}\n\n")
         if proj_steps:
             forward("forward_px", True)
             B = proj_steps
             yt = f"y + (t0 + t) * {D}u, 1" if seq_out else "y, t0 + t + 1u == T"
-            c.append(f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y)\n{{\n"
+            c.append(f"int {name}_run({name}_state_t *s, const {TI_} *x, uint16_t T, {T_} *y)\n{{\n"
                      f"    uint32_t t0, t;\n    if ({_steps_check(steps)})\n        return RNNMCU_ERR_STEPS;\n"
                      f"    {name}_reset(s);\n"
                      f"    /* the first layer's W x for {B} steps at a time, then those steps */\n"
                      f"    for (t0 = 0; t0 < T; t0 += {B}u) {{\n"
                      f"        const uint32_t nb = T - t0 < {B}u ? T - t0 : {B}u;\n"
-                     f"        rnnmcu_rnn_proj_{wsfx}{sfx}(&{name}_l0, x + t0 * {F}u, (uint16_t)nb, s->proj, s->scratch);\n"
+                     f"        rnnmcu_rnn_proj_{wsfx}{'s16' if wide_in else sfx}(&{name}_l0, x + t0 * {F}u, (uint16_t)nb, s->proj, s->scratch);\n"
                      f"        for (t = 0; t < nb; t++)\n"
                      f"            {name}_forward_px(s, s->proj + t * {proj_rows}u, {yt});\n"
                      f"    }}\n    return RNNMCU_OK;\n}}\n\n")
         else:
-            c.append(f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y)\n{{\n"
+            c.append(f"int {name}_run({name}_state_t *s, const {TI_} *x, uint16_t T, {T_} *y)\n{{\n"
                      f"    uint16_t t;\n    if ({_steps_check(steps)})\n        return RNNMCU_ERR_STEPS;\n"
                      f"    {name}_reset(s);\n    for (t = 0; t < T; t++)\n")
             if seq_out:
@@ -453,7 +484,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
             c.append("    return RNNMCU_OK;\n}\n\n")
     else:
         # layer by layer over the window (backward passes need the whole window)
-        c.append(f"int {name}_run({name}_state_t *s, const {T_} *x, uint16_t T, {T_} *y)\n{{\n"
+        c.append(f"int {name}_run({name}_state_t *s, const {TI_} *x, uint16_t T, {T_} *y)\n{{\n"
                  f"    uint16_t t;\n    if ({_steps_check(steps)})\n        return RNNMCU_ERR_STEPS;\n"
                  f"    {name}_reset(s);\n")
         src, src_dim, is_seq, sb, bb = "x", F, True, 0, 0
@@ -514,7 +545,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         c.append(f"    memcpy(y, {src}, sizeof(*y) * {n_out});\n    return RNNMCU_OK;\n}}\n\n")
 
     # quantize_input
-    c.append(f"int {name}_quantize_input(const float *x, {T_} *q)\n{{\n    int i, masked = "
+    c.append(f"int {name}_quantize_input(const float *x, {TI_} *q)\n{{\n    int i, masked = "
              f"{1 if model.mask_value is not None else 0};\n    for (i = 0; i < {F}; i++) {{\n"
              f"        float v = (x[i] - {name}_in_mean[i]) * {name}_in_inv[i];\n")
     if model.mask_value is not None:
@@ -522,30 +553,32 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     if prec == "float32":
         c.append("        q[i] = v;\n")
     else:
-        lo, hi = (-128, 127) if prec == "int8" else (-32768, 32767)
+        lo, hi = (-128, 127) if TI_ == "int8_t" else (-32768, 32767)
         c.append(f"        if (!(v < {hi}.0f))\n            v = {hi}.0f;\n"
                  f"        if (!(v > {lo}.0f))\n            v = {lo}.0f;\n"
-                 f"        q[i] = ({T_})rintf(v);\n")
+                 f"        q[i] = ({TI_})rintf(v);\n")
     c.append("    }\n    return masked;\n}\n")
 
     # ---------------- app binding ----------------
     flags = ["RNNMCU_MODEL_WINDOW_ONLY" if window else None,
              "RNNMCU_MODEL_OUTPUT_SEQUENCE" if seq_out else None,
              "RNNMCU_MODEL_MASKING" if model.mask_value is not None else None,
-             "RNNMCU_MODEL_BENCH_RUN" if proj_steps or bench_run else None]
+             "RNNMCU_MODEL_BENCH_RUN" if proj_steps or bench_run else None,
+             "RNNMCU_MODEL_INPUT16" if wide_in else None]
     flags_s = " | ".join(f for f in flags if f) or "0"
     bnd = [banner, f'#include "{name}_model.h"\n#include "rnnmcu_model_iface.h"\n\n',
            f"static {name}_state_t rnnmcu_app_state;\n\n",
            f"static void rnnmcu_app_reset(void *s)\n{{\n    {name}_reset(({name}_state_t *)s);\n}}\n\n"]
     if not window:
         bnd.append(f"static int rnnmcu_app_step(void *s, const void *x, void *y)\n{{\n"
-                   f"    return {name}_step(({name}_state_t *)s, (const {T_} *)x, ({T_} *)y);\n}}\n\n")
+                   f"    return {name}_step(({name}_state_t *)s, (const {TI_} *)x, ({T_} *)y);\n}}\n\n")
     bnd.append(f"static int rnnmcu_app_run(void *s, const void *x, uint16_t T, void *y)\n{{\n"
-               f"    return {name}_run(({name}_state_t *)s, (const {T_} *)x, T, ({T_} *)y);\n}}\n\n")
+               f"    return {name}_run(({name}_state_t *)s, (const {TI_} *)x, T, ({T_} *)y);\n}}\n\n")
     bnd.append("const rnnmcu_model_desc_t rnnmcu_app_model = {\n"
                f"    .name = \"{name}\",\n    .hash = RNNMCU_{U}_HASH,\n"
                f"    .input_dim = {F},\n    .output_dim = {D},\n    .max_steps = {steps},\n"
                f"    .precision = {PREC_ENUM[prec]},\n    .elem_size = {ELEM_SIZE[prec]},\n"
+               f"    .in_elem_size = {2 if wide_in else ELEM_SIZE[prec]},\n"
                f"    .flags = {flags_s},\n    .state = &rnnmcu_app_state,\n"
                f"    .reset = rnnmcu_app_reset,\n"
                f"    .step = {'0' if window else 'rnnmcu_app_step'},\n    .run = rnnmcu_app_run,\n}};\n")

@@ -41,6 +41,28 @@ class Stats:
         self.maxabs[name] = max(self.maxabs.get(name, 0.0), m)
 
 
+@dataclass
+class Trace:
+    """Every step's value of each internal tensor, by name (``"<layer>.<tensor>"``, a
+    Bidirectional's directions as ``"<layer>.f"`` / ``"<layer>.b"``): ``(B, T, width)`` arrays in
+    processing order, or ``(B, width)`` for a layer that runs once per window.  The float and the
+    integer reference fill the same names: a recurrent layer's ``pre`` (every gate row's
+    pre-activation, in the IR's gate order), ``gate`` (the recurrent-activation gates: LSTM i, f, o;
+    GRU z, r), ``cand`` (LSTM g, GRU h~), ``c`` (LSTM) and ``h``; a Dense layer's ``pre`` and
+    ``out``; an Activation, Softmax or merged Bidirectional layer's ``out``."""
+
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def put(self, name: str, t: int, a: np.ndarray, steps: int) -> None:
+        arr = self.tensors.get(name)
+        if arr is None:
+            arr = self.tensors[name] = np.zeros((a.shape[0], steps, a.shape[1]), dtype=a.dtype)
+        arr[:, t] = a
+
+    def put_all(self, name: str, a: np.ndarray) -> None:
+        self.tensors[name] = np.array(a, copy=True)
+
+
 def mask_steps(model: ir.Model, x: np.ndarray) -> np.ndarray:
     """(B, T) bool: True where a step is masked (raw input equals the mask value on every channel)."""
     if model.mask_value is None:
@@ -97,7 +119,7 @@ def _reverse_valid(a: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def recurrent(layer: ir.Recurrent, x: np.ndarray, lengths: np.ndarray, stats: Stats | None = None,
-              tag: str = "") -> np.ndarray:
+              tag: str = "", trace: Trace | None = None) -> np.ndarray:
     """Run one recurrent layer over (B, T, F) valid prefixes; returns (B, T, units) outputs in
     processing order (the last valid output is at index lengths-1)."""
     B, T, _ = x.shape
@@ -125,6 +147,8 @@ def recurrent(layer: ir.Recurrent, x: np.ndarray, lengths: np.ndarray, stats: St
             h_new = act(pre)
             if stats is not None:
                 stats.add(f"{tag}.pre_act", pre, v)
+            if trace is not None:
+                trace.put(f"{tag}.pre", t, pre, T)
             c_new = c
         elif layer.cell in ("lstm", "peephole_lstm"):
             z = xw[:, t] + hu
@@ -146,6 +170,10 @@ def recurrent(layer: ir.Recurrent, x: np.ndarray, lengths: np.ndarray, stats: St
                 stats.add(f"{tag}.cand", g, v)
                 stats.add(f"{tag}.c", c_new, v)
                 stats.add(f"{tag}.phi_c", phi, v)
+            if trace is not None:
+                for name, a in (("pre", np.concatenate([zi, zf, zg, zo], 1)), ("gate", np.concatenate([i, f, o], 1)),
+                                ("cand", g), ("c", c_new)):
+                    trace.put(f"{tag}.{name}", t, a, T)
         elif layer.cell in ("gru", "peephole_gru"):
             ux = xw[:, t]
             if layer.reset_after:
@@ -173,6 +201,10 @@ def recurrent(layer: ir.Recurrent, x: np.ndarray, lengths: np.ndarray, stats: St
                 stats.add(f"{tag}.pre_act", np.concatenate([pre_h] + parts, 1), v)
                 stats.add(f"{tag}.gate", np.concatenate([z, r], 1), v)
                 stats.add(f"{tag}.cand", hh, v)
+            if trace is not None:  # c: the state, which an int8 GRU keeps at 16 bits
+                for name, a in (("pre", np.concatenate([zz, zr, pre_h], 1)), ("gate", np.concatenate([z, r], 1)),
+                                ("cand", hh), ("c", h_new)):
+                    trace.put(f"{tag}.{name}", t, a, T)
         else:  # pragma: no cover - ir.Recurrent validates cells
             raise ir.IRError(f"unknown cell {layer.cell}")
         h = np.where(vv, h_new, h)
@@ -180,6 +212,8 @@ def recurrent(layer: ir.Recurrent, x: np.ndarray, lengths: np.ndarray, stats: St
         out[:, t] = h
         if stats is not None:
             stats.add(f"{tag}.h", h_new, v)
+        if trace is not None:
+            trace.put(f"{tag}.h", t, h_new, T)
     return out
 
 
@@ -199,7 +233,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def forward(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None = None, *,
-            all_steps: bool = False, stats: Stats | None = None, masked: bool = True) -> np.ndarray:
+            all_steps: bool = False, stats: Stats | None = None, masked: bool = True,
+            trace: Trace | None = None) -> np.ndarray:
     """Float forward pass.  ``x`` (B, T, F) in sensor units.  Returns (B, D) for window models,
     or (B, T, D) when the model outputs sequences or ``all_steps`` is set (steps past a
     sequence's length are zero)."""
@@ -221,13 +256,13 @@ def forward(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None = None, *
     for i, layer in enumerate(model.layers):
         tag = str(i)
         if isinstance(layer, ir.Recurrent):
-            y = recurrent(layer, a, L, stats, tag)
+            y = recurrent(layer, a, L, stats, tag, trace)
             keep_seq = layer.return_sequences or (all_steps and i == last_rec)
             a = y if keep_seq else _last(y, L)
             seq = keep_seq
         elif isinstance(layer, ir.Bidirectional):
-            yf = recurrent(layer.forward, a, L, stats, tag + ".f")
-            yb = recurrent(layer.backward, a, L, stats, tag + ".b")
+            yf = recurrent(layer.forward, a, L, stats, tag + ".f", trace)
+            yb = recurrent(layer.backward, a, L, stats, tag + ".b", trace)
             if layer.return_sequences:
                 a = _merge(layer.merge_mode, yf, _reverse_valid(yb, L))
             else:
@@ -235,6 +270,8 @@ def forward(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None = None, *
             seq = layer.return_sequences
             if stats is not None:
                 stats.add(f"{tag}.out", a, _valid(L, T) if seq else None)
+            if trace is not None:
+                trace.put_all(f"{tag}.out", a)
         elif isinstance(layer, ir.Dense):
             pre = a @ layer.W.astype(np.float64).T + layer.b.astype(np.float64)
             a = activations.get(layer.activation)(pre)
@@ -242,12 +279,19 @@ def forward(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None = None, *
                 v = _valid(L, T) if seq else None
                 stats.add(f"{tag}.pre", pre, v)
                 stats.add(f"{tag}.out", a, v)
+            if trace is not None:
+                trace.put_all(f"{tag}.pre", pre)
+                trace.put_all(f"{tag}.out", a)
         elif isinstance(layer, ir.Activation):
             a = activations.get(layer.activation)(a)
             if stats is not None:
                 stats.add(f"{tag}.out", a, _valid(L, T) if seq else None)
+            if trace is not None:
+                trace.put_all(f"{tag}.out", a)
         elif isinstance(layer, ir.Softmax):
             a = _softmax(a)
+            if trace is not None:
+                trace.put_all(f"{tag}.out", a)
         else:  # pragma: no cover
             raise ir.IRError(f"unknown layer {layer!r}")
         if keep is not None and seq and i == last_rec:

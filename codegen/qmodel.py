@@ -20,6 +20,13 @@ PRECISIONS = ("int8", "int16", "float32")
 TABLE_SIZE = 257  # 256 segments over the int16 input range, linear interpolation
 
 
+def keeps_c(cell: str, precision: str) -> bool:
+    """Whether a recurrent pass keeps a second state c beside h: an LSTM's cell (int16, or float),
+    and an int8 GRU's 16-bit state (QRecurrent.state16, NUMERICS.md)."""
+    base = cell.replace("peephole_", "")
+    return base == "lstm" or (base == "gru" and precision == "int8")
+
+
 def act_range(precision: str) -> tuple[int, int]:
     """Range of the activation type between layers (int8 or int16)."""
     return (-128, 127) if precision == "int8" else (-32768, 32767)
@@ -54,6 +61,9 @@ class QRecurrent:
     p: np.ndarray | None = None    # int16 (P, n) peepholes (LSTM: i, f, o; GRU: z), symmetric per row
     mp: np.ndarray | None = None   # int32 (P) multiplier of p*c (LSTM) or p*h~ (GRU) into pre_rec ...
     shp: np.ndarray | None = None  # int32 (P) ... and its shift
+    state16: bool = False          # int8 GRU: the state is h at s_h / 2^k in c (int16), h = its top bits
+    cs: int = 0                    # LSTM: c is shifted left by cs (saturating) before tab_out, whose
+                                   # input range is then the activation's own (NUMERICS.md)
     type: str = field(default="recurrent", init=False)
 
     @property
@@ -148,11 +158,25 @@ class QModel:
     s_out: float           # output scale (1.0 for float32)
     calib: dict[str, float]  # calibration ranges (documentation, reports)
     hash: str = ""
+    in_bits: int = 0       # int8 models: 16 when the inputs are int16 (NUMERICS.md), 8 or 0 (older files) when int8
+
+    @property
+    def input_bits(self) -> int:
+        """The width of the model's input values (32 for float32)."""
+        return {"float32": 32, "int16": 16}.get(self.precision) or (16 if self.in_bits == 16 else 8)
 
     def compute_hash(self, model: ir.Model) -> str:
         arrays: dict[str, np.ndarray] = {}
-        doc = {"model": ir.model_to_dict(model, arrays),
-               "q": ir._to_json(dataclasses.replace(self, hash="", calib={}), arrays, "q")}
+        q = ir._to_json(dataclasses.replace(self, hash="", calib={}), arrays, "q")
+        # fields added later hash only when they are set, so older files keep their hashes
+        q.pop("in_bits") if not q.get("in_bits") else None
+        for ld in q["layers"]:
+            for d in (ld, ld.get("forward"), ld.get("backward")):
+                if isinstance(d, dict) and d.get("state16") is False:
+                    d.pop("state16")
+                if isinstance(d, dict) and d.get("cs") == 0:
+                    d.pop("cs")
+        doc = {"model": ir.model_to_dict(model, arrays), "q": q}
         h = hashlib.sha256(json.dumps(doc, sort_keys=True).encode())
         for key in sorted(arrays, key=lambda s: int(s[1:])):
             a = np.ascontiguousarray(arrays[key])

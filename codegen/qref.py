@@ -19,7 +19,13 @@ I16 = (-32768, 32767)
 
 class Saturations(Counter):
     """How often each saturation point clipped (over valid steps); a high count means the
-    calibration data did not cover what the model meets."""
+    calibration data did not cover what the model meets.  ``at[name]`` counts them per step
+    (processing order; ``-1`` for a layer that runs once per window)."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.at: dict[str, Counter] = {}
+        self.step: int | None = None  # the step a recurrent layer is on, set by its loop
 
     def clip(self, name: str, a: np.ndarray, lo: int, hi: int, valid: np.ndarray | None = None) -> np.ndarray:
         hit = (a < lo) | (a > hi)
@@ -28,6 +34,15 @@ class Saturations(Counter):
         n = int(np.count_nonzero(hit))
         if n:
             self[name] += n
+            at = self.at.setdefault(name, Counter())
+            if self.step is not None:
+                at[self.step] += n
+            elif hit.ndim == 3:
+                for t, k in enumerate(hit.sum(axis=(0, 2)).tolist()):
+                    if k:
+                        at[t] += int(k)
+            else:
+                at[-1] += n
         return np.clip(a, lo, hi)
 
 
@@ -66,7 +81,7 @@ def quantize_inputs(q: QModel, x: np.ndarray) -> np.ndarray:
     v = (xf - q.in_mean.astype(np.float32)) * q.in_inv.astype(np.float32)
     if q.precision == "float32":
         return v.astype(np.float32)
-    lo, hi = act_range(q.precision)
+    lo, hi = act_range("int16" if q.input_bits == 16 else q.precision)
     return np.clip(np.rint(v), lo, hi).astype(np.int64)
 
 
@@ -75,7 +90,7 @@ def _valid(lengths: np.ndarray, T: int) -> np.ndarray:
 
 
 def _recurrent(l: QRecurrent, x: np.ndarray, lengths: np.ndarray, lo: int, hi: int, sat: Saturations,
-               tag: str) -> np.ndarray:
+               tag: str, trace: float_ref.Trace | None = None) -> np.ndarray:
     B, T, _ = x.shape
     n = l.units
     if l.go_backwards:
@@ -92,6 +107,7 @@ def _recurrent(l: QRecurrent, x: np.ndarray, lengths: np.ndarray, lo: int, hi: i
         v = valid[:, t]
         if not v.any():
             break
+        sat.step = t
         rh_ = rq(matvec(h, l.u), l.mh, l.shh)
         cell = l.base_cell
         if cell == "simple":
@@ -99,6 +115,8 @@ def _recurrent(l: QRecurrent, x: np.ndarray, lengths: np.ndarray, lo: int, hi: i
             tt = np.clip(table(l.tab_act, pre), *I16)
             h_new = sat.clip(f"{tag}.h", rshr(tt, k), lo, hi, valid=v)
             c_new = c
+            if trace is not None:
+                trace.put(f"{tag}.pre", t, pre, T)
         elif cell == "lstm":
             z = rx[:, t] + rh_ + b
             if l.peephole:  # i and f see c_{t-1}
@@ -112,9 +130,14 @@ def _recurrent(l: QRecurrent, x: np.ndarray, lengths: np.ndarray, lo: int, hi: i
             zo = z[:, 3 * n:]
             if l.peephole:  # o sees c_t
                 zo = zo + rq(l.p[2].astype(np.int64) * c_new, l.mp[2:3], l.shp[2:3])
-            o = np.clip(table(l.tab_rec, sat.clip(f"{tag}.pre", zo, *I16, valid=v)), *I16)
-            tt = np.clip(table(l.tab_out, c_new), *I16)
+            po = sat.clip(f"{tag}.pre", zo, *I16, valid=v)
+            o = np.clip(table(l.tab_rec, po), *I16)
+            tt = np.clip(table(l.tab_out, np.clip(c_new << l.cs, *I16)), *I16)
             h_new = sat.clip(f"{tag}.h", rshr(o * tt, q + k), lo, hi, valid=v)
+            if trace is not None:
+                for name, a in (("pre", np.concatenate([pre, po], 1)), ("gate", np.concatenate([i, f, o], 1)),
+                                ("cand", g), ("c", c_new)):
+                    trace.put(f"{tag}.{name}", t, a, T)
         elif cell == "gru":
             pr = sat.clip(f"{tag}.pre", rx[:, t, n:2 * n] + rh_[:, n:2 * n] + b[n:2 * n], *I16, valid=v)
             r = np.clip(table(l.tab_rec, pr), *I16)
@@ -130,16 +153,28 @@ def _recurrent(l: QRecurrent, x: np.ndarray, lengths: np.ndarray, lo: int, hi: i
             zz = rx[:, t, :n] + rh_[:, :n] + b[:n]
             if l.peephole:  # z sees the new candidate
                 zz = zz + rq(l.p[0].astype(np.int64) * ht, l.mp[:1], l.shp[:1])
-            z = np.clip(table(l.tab_rec, sat.clip(f"{tag}.pre", zz, *I16, valid=v)), *I16)
-            num = z * (h << k) + ((1 << q) - z) * ht
-            h_new = sat.clip(f"{tag}.h", rshr(num, q + k), lo, hi, valid=v)
-            c_new = c
+            pz = sat.clip(f"{tag}.pre", zz, *I16, valid=v)
+            z = np.clip(table(l.tab_rec, pz), *I16)
+            if l.state16:  # the state keeps k more bits in c (h at s_h / 2^k); h is its top bits
+                c_new = sat.clip(f"{tag}.c", rshr(z * c + ((1 << q) - z) * ht, q), *I16, valid=v)
+                h_new = sat.clip(f"{tag}.h", rshr(c_new, k), lo, hi, valid=v)
+            else:
+                num = z * (h << k) + ((1 << q) - z) * ht
+                h_new = sat.clip(f"{tag}.h", rshr(num, q + k), lo, hi, valid=v)
+                c_new = c
+            if trace is not None:
+                for name, a in (("pre", np.concatenate([pz, pr, pre_h], 1)), ("gate", np.concatenate([z, r], 1)),
+                                ("cand", ht)) + ((("c", c_new),) if l.state16 else ()):
+                    trace.put(f"{tag}.{name}", t, a, T)
         else:  # pragma: no cover - quantize refuses other cells
             raise ir.IRError(f"cell {l.cell} has no integer reference")
         vv = v[:, None]
         h = np.where(vv, h_new, h)
         c = np.where(vv, c_new, c)
         out[:, t] = h
+        if trace is not None:
+            trace.put(f"{tag}.h", t, h_new, T)
+    sat.step = None
     return out
 
 
@@ -157,7 +192,7 @@ def _last(y: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def forward(q: QModel, xq: np.ndarray, lengths: np.ndarray | None = None, *, all_steps: bool = False,
-            saturations: Saturations | None = None) -> np.ndarray:
+            saturations: Saturations | None = None, trace: float_ref.Trace | None = None) -> np.ndarray:
     """Integer forward pass over already quantised (and mask-compressed) inputs ``xq`` (B, T, F).
     Returns int64 outputs (B, D), or (B, T, D) for sequence models / ``all_steps``; steps past a
     sequence's length are zero."""
@@ -174,31 +209,40 @@ def forward(q: QModel, xq: np.ndarray, lengths: np.ndarray | None = None, *, all
     for i, l in enumerate(q.layers):
         tag = str(i)
         if isinstance(l, QRecurrent):
-            y = _recurrent(l, a, L, lo, hi, sat, tag)
+            y = _recurrent(l, a, L, lo, hi, sat, tag, trace)
             seq = l.return_sequences or (all_steps and i == last_rec)
             a = y if seq else _last(y, L)
         elif isinstance(l, QBidirectional):
-            yf = _recurrent(l.forward, a, L, lo, hi, sat, tag + ".f")
-            yb = _recurrent(l.backward, a, L, lo, hi, sat, tag + ".b")
+            yf = _recurrent(l.forward, a, L, lo, hi, sat, tag + ".f", trace)
+            yb = _recurrent(l.backward, a, L, lo, hi, sat, tag + ".b", trace)
             seq = l.return_sequences
             if seq:
                 a = _merge(l, yf, float_ref._reverse_valid(yb, L), lo, hi, sat, tag)
             else:
                 a = _merge(l, _last(yf, L), _last(yb, L), lo, hi, sat, tag)
+            if trace is not None:
+                trace.put_all(f"{tag}.out", a)
         elif isinstance(l, QDense):
             v = _valid(L, T) if seq else None
             pre = sat.clip(f"{tag}.pre", rq(matvec(a, l.w), l.m, l.sh) + l.b.astype(np.int64), *I16, valid=v)
             tt = np.clip(table(l.tab, pre), *I16)
             a = sat.clip(f"{tag}.out", rshr(tt, l.k), lo, hi, valid=v)
+            if trace is not None:
+                trace.put_all(f"{tag}.pre", pre)
+                trace.put_all(f"{tag}.out", a)
         elif isinstance(l, QActivation):
             tt = np.clip(table(l.tab, a << l.kin), *I16)
             a = sat.clip(f"{tag}.out", rshr(tt, l.k), lo, hi, valid=_valid(L, T) if seq else None)
+            if trace is not None:
+                trace.put_all(f"{tag}.out", a)
         elif isinstance(l, QSoftmax):
             m = a.max(axis=-1, keepdims=True)
             d = np.clip((a - m) << l.kin, *I16)
             e = np.clip(table(l.tab, d), 0, 32767)
             s = e.sum(axis=-1, keepdims=True)
             a = np.minimum(((e << l.qo) + (s >> 1)) // s, hi)
+            if trace is not None:
+                trace.put_all(f"{tag}.out", a)
         else:  # pragma: no cover
             raise ir.IRError(f"unknown quantised layer {l!r}")
     if seq:

@@ -15,10 +15,11 @@ import numpy as np
 from rnnmcu import ir
 from rnnmcu.codegen import activations, float_ref
 from rnnmcu.codegen.qmodel import (QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax,
-                                   act_range)
+                                   act_range, keeps_c)
 from rnnmcu.errors import InputError, UnsupportedModelError
 
 HEADROOM = 1.2          # ranges beyond the calibrated maximum that still do not saturate
+WIDE_INPUT_HEADROOM = 2.0  # 16-bit inputs: their range is twice the largest calibration value
 INT16_MAX = 32767
 
 
@@ -154,28 +155,38 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
                                      calib=dict(stats.maxabs)))
     lo, amax = act_range(precision)
     k = 8 if precision == "int8" else 0
+    first = model.layers[0]
+    # int8 models take 16-bit inputs where the first layer can (NUMERICS.md, "Wide inputs")
+    in_bits = 16 if precision == "int8" and takes_wide_input(first) else 8 * (2 if precision == "int16" else 1)
+    in_max = 32767 if in_bits == 16 else amax
     # Inputs: per-channel ranges when the first layer has a weight matrix to fold them into.
     valid = np.arange(xc.shape[1])[None, :] < Lc[:, None]
     xs = float_ref.standardise(model, xc)[valid]
-    ranges = _input_ranges(xs, amax)
-    first = model.layers[0]
+    if in_max == 32767:
+        # 16-bit inputs can afford room above the calibration data: a rare spike larger than any
+        # the calibration saw (heavy-tailed signals) still fits, at 2^-14 of the range per step
+        ranges = np.max(np.abs(xs), axis=0, initial=0.0) * WIDE_INPUT_HEADROOM if xs.size else np.ones(xs.shape[1])
+        ranges = np.where(ranges > 0, ranges, 1.0)
+    else:
+        ranges = _input_ranges(xs, in_max)
     if not isinstance(first, (ir.Recurrent, ir.Bidirectional, ir.Dense)):
         ranges[:] = ranges.max()
-    s_in = ranges / amax
+    s_in = ranges / in_max
     in_inv = (1.0 / (model.norm_std.astype(np.float64) * s_in)).astype(np.float32)
 
     layers: list = []
     s_x: np.ndarray | float = s_in  # per channel for the first layer, then a scalar
     for i, layer in enumerate(model.layers):
         tag = str(i)
+        x_max = in_max + 1 if i == 0 else amax + 1  # the largest |input value| the layer multiplies
         if isinstance(layer, ir.Recurrent):
-            ql = _q_recurrent(layer, stats, tag, s_x, precision, k)
+            ql = _q_recurrent(layer, stats, tag, s_x, precision, k, x_max=x_max)
             s_x = ql.s_h
         elif isinstance(layer, ir.Bidirectional):
-            ql = _q_bidirectional(layer, stats, tag, s_x, precision, k)
+            ql = _q_bidirectional(layer, stats, tag, s_x, precision, k, x_max=x_max)
             s_x = ql.s_y
         elif isinstance(layer, ir.Dense):
-            ql = _q_dense(layer, stats, tag, s_x, precision, k)
+            ql = _q_dense(layer, stats, tag, s_x, precision, k, x_max=x_max)
             s_x = ql.s_y
         elif isinstance(layer, ir.Activation):
             sx = float(np.max(s_x))
@@ -195,8 +206,22 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
             raise UnsupportedModelError(f"layer {layer.name!r}: not supported in {precision}")
         layers.append(ql)
     q = QModel(precision=precision, in_mean=model.norm_mean.astype(np.float32), in_inv=in_inv,
-               s_in=s_in, layers=layers, s_out=float(s_x), calib=dict(stats.maxabs))
+               s_in=s_in, layers=layers, s_out=float(s_x), calib=dict(stats.maxabs),
+               in_bits=in_bits if precision == "int8" else 0)
     return _finish(model, q)
+
+
+def takes_wide_input(layer) -> bool:
+    """Can an int8 model's first layer multiply 16-bit inputs?  A Dense layer, and a recurrent
+    layer (or both directions of a Bidirectional) whose step can take its input projection from
+    the 16-bit product (every cell form but GRU reset_after=False)."""
+    if isinstance(layer, ir.Dense):
+        return True
+    if isinstance(layer, ir.Bidirectional):
+        return takes_wide_input(layer.forward) and takes_wide_input(layer.backward)
+    if isinstance(layer, ir.Recurrent):
+        return not (layer.cell in ("gru", "peephole_gru") and not layer.reset_after)
+    return False
 
 
 def _finish(model: ir.Model, q: QModel) -> QModel:
@@ -297,14 +322,14 @@ def _h_range(layer: ir.Recurrent, stats: float_ref.Stats, tag: str) -> float:
 
 
 def _q_bidirectional(layer: ir.Bidirectional, stats: float_ref.Stats, tag: str, s_x, precision: str,
-                     k: int) -> QBidirectional:
+                     k: int, x_max: int | None = None) -> QBidirectional:
     """Both directions share one h scale, so concatenation needs no rescaling; sum/ave/mul
     requantise the combined value to the calibrated range of the merged output."""
     lo, amax = act_range(precision)
     R_h = max(_h_range(layer.forward, stats, tag + ".f"), _h_range(layer.backward, stats, tag + ".b"))
     s_h = R_h / amax
-    fw = _q_recurrent(layer.forward, stats, tag + ".f", s_x, precision, k, s_h=s_h)
-    bw = _q_recurrent(layer.backward, stats, tag + ".b", s_x, precision, k, s_h=s_h)
+    fw = _q_recurrent(layer.forward, stats, tag + ".f", s_x, precision, k, s_h=s_h, x_max=x_max)
+    bw = _q_recurrent(layer.backward, stats, tag + ".b", s_x, precision, k, s_h=s_h, x_max=x_max)
     mode = layer.merge_mode
     if mode == "concat":
         return QBidirectional(forward=fw, backward=bw, merge_mode=mode, m=0, sh=1, s_y=s_h)
@@ -315,7 +340,7 @@ def _q_bidirectional(layer: ir.Bidirectional, stats: float_ref.Stats, tag: str, 
 
 
 def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, precision: str, k: int,
-                 s_h: float | None = None) -> QRecurrent:
+                 s_h: float | None = None, x_max: int | None = None) -> QRecurrent:
     lo, amax = act_range(precision)
     n, G = layer.units, layer.gates
     act, rec = layer.activation, layer.recurrent_activation
@@ -348,12 +373,13 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
         pq, s_p = quantize_rows_int16(layer.p)
         s_other = s_c if base == "lstm" else s_h / 2 ** k
     amax_in = -lo
+    x_max = amax_in if x_max is None else x_max
     for _ in range(8):
         # widen a pre-activation range whose worst-case terms break the narrow bounds (only for
         # degenerate calibration: a range far below what the weights can produce)
         mx, shx = _multipliers(s_w, s_pre)
         mh, shh = _multipliers(s_u * s_h, s_pre)
-        ex = np.maximum(_row_excess(Wq, amax_in, mx, shx), _row_excess(Uq, amax_in, mh, shh))
+        ex = np.maximum(_row_excess(Wq, x_max, mx, shx), _row_excess(Uq, amax_in, mh, shh))
         ex_rec = float(np.max(ex[rec_rows], initial=0.0))
         ex_act = float(np.max(ex[~rec_rows], initial=0.0))
         if pq is not None:
@@ -380,9 +406,16 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
     gate_fn = activations.get(rec)
     act_fn = activations.get(act)
     tab_rec = make_table(gate_fn, s_pre_rec, 2.0 ** -q)
+    cs = 0
     if base == "lstm":
         tab_act = make_table(act_fn, s_pre_act, s_c)
-        tab_out = make_table(act_fn, s_c, s_h / 2 ** k)
+        # the table of act(c) spans act's own input range where act saturates: c's range can be
+        # many times wider (c sums over steps), and the table's 256 segments would then waste most
+        # of their resolution on act's flat ends
+        cap = activations.saturates(act)
+        if cap is not None and R_c > cap:
+            cs = min(int(math.floor(math.log2(R_c / cap))), 14)
+        tab_out = make_table(act_fn, s_c / 2 ** cs, s_h / 2 ** k)
     else:
         tab_act = make_table(act_fn, s_pre_act, s_h / 2 ** k)
         tab_out = np.zeros(257, dtype=np.int16)
@@ -391,11 +424,14 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
                       w=Wq, u=Uq, mx=mx, shx=shx, mh=mh, shh=shh, b=bq, b_rec=bq_rec,
                       tab_rec=tab_rec, tab_act=tab_act, tab_out=tab_out, q=q, k=k,
                       s_x=float(np.max(s_x)), s_h=s_h, s_c=s_c, s_pre_rec=s_pre_rec, s_pre_act=s_pre_act,
-                      p=pq, mp=mp, shp=shp)
+                      p=pq, mp=mp, shp=shp, state16=base == "gru" and keeps_c(layer.cell, precision),
+                      cs=cs)
 
 
-def _q_dense(layer: ir.Dense, stats: float_ref.Stats, tag: str, s_x, precision: str, k: int) -> QDense:
+def _q_dense(layer: ir.Dense, stats: float_ref.Stats, tag: str, s_x, precision: str, k: int,
+             x_max: int | None = None) -> QDense:
     lo, amax = act_range(precision)
+    x_max = -lo if x_max is None else x_max
     R_pre = _range(stats, f"{tag}.pre", layer.activation)
     s_pre = R_pre / INT16_MAX
     R_y = _out_range(stats, f"{tag}.out", layer.activation)
@@ -404,7 +440,7 @@ def _q_dense(layer: ir.Dense, stats: float_ref.Stats, tag: str, s_x, precision: 
     s_y = R_y / amax
     Wq, s_w = quantize_rows(_scaled_rows(layer.W, s_x))
     m, sh = _multipliers(s_w, np.full(len(s_w), s_pre))
-    ex = _narrow_excess(Wq, -lo, m, sh)
+    ex = _narrow_excess(Wq, x_max, m, sh)
     if ex > 1:  # degenerate calibration: widen the pre-activation range to the narrow bounds
         s_pre *= 2 * ex
         if layer.activation == "linear":

@@ -413,7 +413,7 @@ def config_files(model_name: str, precision: str, cfg: PolicyConfig, *, rate_mhz
          f"#define RNNMCU_STREAM_RESET_N {cfg.reset_n}u\n",
          f"#define RNNMCU_STREAM_RATE_MHZ {rate_mhz}u /* sample rate in milli-hertz */\n",
          f"#define RNNMCU_STREAM_LATENCY_STEPS {latency_steps}u /* policy delay from onset */\n",
-         f"#define RNNMCU_STREAM_ELEM_SIZE {elem}u\n",
+         f"#define RNNMCU_STREAM_ELEM_SIZE {elem}u /* bytes per model output value */\n",
          "\n#endif\n"]
     c = [banner,
          f'#include "{model_name}_model.h"\n#include "rnnmcu_policy.h"\n#include "rnnmcu_stream.h"\n'
@@ -447,6 +447,6 @@ def config_files(model_name: str, precision: str, cfg: PolicyConfig, *, rate_mhz
          "};\n\n",
          "/* Sensor units -> model inputs (for sensor entries; the replay link sends quantised samples). */\n"
          f"int rnnmcu_stream_quantize(const float *x, void *q)\n{{\n"
-         f"    return {model_name}_quantize_input(x, ({T} *)q);\n}}\n"]
+         f"    return {model_name}_quantize_input(x, ({model_name}_input_t *)q);\n}}\n"]
     _ = U
     return {"rnnmcu_stream_config.h": "".join(h), "rnnmcu_stream_config.c": "".join(c)}

@@ -61,6 +61,7 @@ def convert(keras_path: str, calib_path: str | None, precision: str, out_path: s
 def size_summary(model, q) -> dict[str, int]:
     """Weight bytes, state bytes and multiply-accumulates per step."""
     from rnnmcu import ir
+    from rnnmcu.codegen.qmodel import keeps_c
 
     wbytes, state, macs = 0, 0, 0
     el = {"int8": 1, "int16": 2, "float32": 4}[q.precision]
@@ -71,7 +72,8 @@ def size_summary(model, q) -> dict[str, int]:
                 g = d.gates * d.units
                 macs += g * (d.input_dim + d.units)
                 wbytes += (g * (d.input_dim + d.units)) * (4 if q.precision == "float32" else 1) + g * 4 * 3
-                state += d.units * el + (d.units * (4 if q.precision == "float32" else 2) if "lstm" in d.cell else 0)
+                state += d.units * el + (d.units * (4 if q.precision == "float32" else 2)
+                                         if keeps_c(d.cell, q.precision) else 0)
             elif isinstance(d, ir.Dense):
                 macs += d.W.size
                 wbytes += d.W.size * (4 if q.precision == "float32" else 1) + d.W.shape[0] * 4 * 3
@@ -226,7 +228,8 @@ def expected_outputs(model, q, x: np.ndarray, lengths: np.ndarray | None):
         steps = None if model.needs_window else qref.forward(q, xq, L, all_steps=True)
         runs = qref.forward(q, xq, L)
         dt = np.int8 if q.precision == "int8" else np.int16
-    seqs = [xq[b, :L[b]].astype(dt) for b in range(len(L))]
+    dt_in = {8: np.int8, 16: np.int16, 32: np.float32}[q.input_bits]
+    seqs = [xq[b, :L[b]].astype(dt_in) for b in range(len(L))]
     exp_steps = None if steps is None else [steps[b, :L[b]].astype(dt) for b in range(len(L))]
     exp_runs = [(runs[b, :L[b]] if runs.ndim == 3 else runs[b]).astype(dt) for b in range(len(L))]
     return seqs, exp_steps, exp_runs

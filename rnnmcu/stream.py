@@ -384,7 +384,7 @@ def run_on_board(board_name: str, model_path: str, data_path: str, opts: StreamO
     check_inputs(model, x)
     cfg = policy_config(model, q, opts)
     sim = stream_policy.simulate_model(model, q, cfg, x)
-    elem = 1 if q.precision == "int8" else 2
+    elem = q.input_bits // 8  # the replay link carries the model's inputs
 
     def go(t) -> dict[str, Any]:
         with ReplayLink(t) as link:
@@ -436,7 +436,7 @@ def replay_port(port: str, data_path: str, model_path: str | None, *, rate_hz: f
         if banner.get("hash") != f"{q.hash32:08x}":
             raise CheckFailed(f"the device runs model {banner.get('model')} ({banner.get('hash')}), "
                               f"not {model.name} ({q.hash32:08x})", "flash the app built from this model")
-        res = link.replay(xq, masked, elem_size=1 if q.precision == "int8" else 2, rate_hz=rate_hz,
+        res = link.replay(xq, masked, elem_size=q.input_bits // 8, rate_hz=rate_hz,
                           progress=True)
     out = res.to_dict()
     out["keep_up"] = keep_up(res.stats, rate_hz or float(res.stats["rate_mhz"]) / 1000.0 or 1.0)

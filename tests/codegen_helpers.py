@@ -67,10 +67,12 @@ def build_driver(gen_dir: str | os.PathLike, exe: str | os.PathLike, *, sanitize
     return str(exe)
 
 
-def run_driver(exe: str, xq: np.ndarray, lengths: np.ndarray, dtype) -> np.ndarray:
+def run_driver(exe: str, xq: np.ndarray, lengths: np.ndarray, dtype, in_dtype=None) -> np.ndarray:
+    """Outputs of ``dtype``; the inputs are ``in_dtype`` (default: the same)."""
+    in_dtype = dtype if in_dtype is None else in_dtype
     buf = bytearray(np.uint32(len(xq)).tobytes())
     for b in range(len(xq)):
-        buf += np.uint32(lengths[b]).tobytes() + np.ascontiguousarray(xq[b, :lengths[b]], dtype=dtype).tobytes()
+        buf += np.uint32(lengths[b]).tobytes() + np.ascontiguousarray(xq[b, :lengths[b]], dtype=in_dtype).tobytes()
     r = subprocess.run([exe], input=bytes(buf), capture_output=True, check=True)
     return np.frombuffer(r.stdout, dtype=dtype)
 
@@ -103,7 +105,12 @@ def c_outputs(model: ir.Model, q: QModel, x: np.ndarray, lengths: np.ndarray | N
     L0 = np.full(len(x), x.shape[1]) if lengths is None else np.asarray(lengths)
     xc, L, _ = float_ref.compress(model, x, L0)
     some = L > 0  # as rnnmcu test does: a sequence whose every step is masked is not run
-    return run_driver(exe, qref.quantize_inputs(q, xc[some]), L[some], DTYPE[q.precision])
+    return run_driver(exe, qref.quantize_inputs(q, xc[some]), L[some], DTYPE[q.precision], in_dtype(q))
+
+
+def in_dtype(q: QModel):
+    """The numpy type of the model's inputs (int16 for an int8 model's 16-bit inputs)."""
+    return {8: np.int8, 16: np.int16, 32: np.float32}[q.input_bits]
 
 
 def keras_on_lengths(km, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:

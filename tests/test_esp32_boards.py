@@ -33,7 +33,7 @@ from rnnmcu.codegen import emit, qmodel, qref, quantize
 from rnnmcu.errors import InputError
 
 from boards_fixtures import build_and_launch, fake_gen_dir
-from codegen_helpers import random_recurrent
+from codegen_helpers import random_recurrent, in_dtype
 
 REPO = Path(__file__).resolve().parent.parent
 STUBS = REPO / "tests" / "stubs"
@@ -280,7 +280,7 @@ def test_c3_project_sources_run_bit_exact_on_qemu_rv32(tmp_path, gen_dirs):
         info = dev.sync()
         assert info.model_hash == q.hash32 and info.board == "qemu-rv32"
         for i in range(len(xq)):
-            got = dev.run(xq[i].astype(np.int8))
+            got = dev.run(xq[i].astype(in_dtype(q)))
             np.testing.assert_array_equal(np.asarray(got).reshape(-1), expected[i].reshape(-1))
 
 

@@ -59,10 +59,9 @@ def test_wrapper_tracks_integer_reference_and_saved_model_is_plain(small, tmp_pa
     err_sim = float(np.mean(np.abs(y_sim - y_int)))
     err_float = float(np.mean(np.abs(y_float - y_int)))
     print(kw, "mean |int8 ref - simulated|", err_sim, "mean |int8 ref - float|", err_float)
-    # not simulated: int16 gates/cell state and the tables' interpolation, so "closer", not "equal"
-    assert err_sim < err_float
-    agree_sim = np.mean(y_sim.argmax(1) == y_int.argmax(1))
-    assert agree_sim >= np.mean(y_float.argmax(1) == y_int.argmax(1))
+    # not simulated: int16 gates/cell state and the tables' interpolation, so close, not equal
+    # (with 16-bit inputs and a 16-bit GRU state the integer model is itself close to float)
+    assert err_sim < 0.01
 
 
 def test_fake_quant_rows_matches_codegen():
@@ -98,5 +97,42 @@ def test_qat_shrinks_the_int8_accuracy_gap(tmp_path):
         e = api.evaluate(str(tmp_path / f"{mode}.rnnmcu"), str(tmp_path / "test.npz"))
         res[mode] = (e["float_accuracy"], e["quantised_accuracy"], e["float_accuracy"] - e["quantised_accuracy"])
     print(res, f"{time.monotonic() - t0:.0f} s")
-    assert res["ptq"][2] >= 0.01, "the case no longer shows a post-training int8 loss"
+    assert res["ptq"][2] > 0, "the case no longer shows a post-training int8 loss"
     assert res["qat"][2] < res["ptq"][2]
+
+
+def test_gru_state_is_simulated_at_its_deployed_width():
+    """A GRU that updates slowly (z near 1) towards a constant candidate: each step's change is
+    below half an int8 step of h, so a state rounded to int8 stops short, while the deployed int8
+    GRU carries its state at s_h / 256 (NUMERICS.md) and gets there.  The QAT cell carries it the
+    same way: it ends where the integer reference ends, not where an int8-state simulation does."""
+    import keras
+
+    from rnnmcu import ir
+    from rnnmcu.codegen import qref, quantize
+    from rnnmcu.trainer import qat
+    from rnnmcu.trainer.keras_import import import_model
+
+    keras.utils.set_random_seed(0)
+    n, T = 4, 120
+    gru = keras.layers.GRU(n, name="g")
+    km = keras.Sequential([keras.Input((T, 1)), gru])
+    k, rk, b = (np.zeros(w.shape, np.float32) for w in gru.get_weights())
+    b[0, :n] = 4.0            # z = sigmoid(4) ~ 0.98: 2 % of the way per step
+    b[0, 2 * n:] = 0.6        # candidate tanh(0.6) ~ 0.54, whatever the input
+    gru.set_weights([k, rk, b])
+    x = np.ones((2, T, 1), np.float32)
+    model = import_model(km)
+    q = quantize.quantize(model, x, None, "int8")
+    assert q.layers[0].state16
+    y_int = qref.predict(model, q, x)[0]
+    scales = qat.calibrate(km, x, None)
+    y_sim = np.asarray(qat.build_qat_model(km, scales)(x))[0]
+    float_end = float(np.tanh(0.6)) * (1 - (1 / (1 + np.exp(-4.0))) ** T)
+    np.testing.assert_allclose(y_int, float_end, atol=2 * q.layers[0].s_h)
+    np.testing.assert_allclose(y_sim, y_int, atol=q.layers[0].s_h)
+    # an int8 state would stall where a step's change rounds to nothing
+    h = 0.0
+    for _ in range(T):
+        h = np.round((0.982 * h + 0.018 * np.tanh(0.6)) / q.layers[0].s_h) * q.layers[0].s_h
+    assert float_end - h > 10 * q.layers[0].s_h

@@ -224,10 +224,10 @@ def test_qemu_m4_replay_at_sensor_rate_no_drops_keeps_up_and_notices_gaps(tmp_pa
     with emulator.Emulator(load_board("qemu-m4"), info["firmware"]) as emu:
         with stream.ReplayLink(open_transport(emu.url)) as link:
             banner = link.wait_banner()
-            res = link.replay(sim["xq"], sim["masked"], elem_size=1, rate_hz=rate)
+            res = link.replay(sim["xq"], sim["masked"], elem_size=q.input_bits // 8, rate_hz=rate)
             # the same firmware, restarted: three samples never sent -> the device counts the gap
             link.restart()
-            gap = link.replay(sim["xq"][:300], sim["masked"][:300], elem_size=1, rate_hz=None, skip={10, 11, 250})
+            gap = link.replay(sim["xq"][:300], sim["masked"][:300], elem_size=q.input_bits // 8, rate_hz=None, skip={10, 11, 250})
     assert banner["model"] == "strm" and int(banner["instr_per_sample"]) > 0
     assert int(banner["load_ppm"]) > 0 and banner["latency_steps"] == str(stream_policy.min_latency_steps(cfg, 127))
     st = res.stats

@@ -94,7 +94,9 @@ def test_wide_weights_need_an_integer_model(work):
     r = run("generate", work / "gru.rnnmcu", "-o", out, "--wide-weights")
     assert r.exit_code == 0, r.output
     src = next(out.glob("*_model.c")).read_text()
-    assert "static const int16_t" in src and "rnnmcu_gru_step_w16_s8(" in src
+    # (the first layer of an int8 model takes its 16-bit inputs' product: the px step)
+    assert "static const int16_t" in src and "rnnmcu_gru_step_px_w16_s8(" in src
+    assert "rnnmcu_rnn_proj_w16_s16(" in src
 
 
 def test_input_projections_need_an_integer_recurrent_layer_that_steps(work):
@@ -122,7 +124,8 @@ def test_input_projections_need_an_integer_recurrent_layer_that_steps(work):
     r = run("generate", work / "lstm.rnnmcu", "-o", out, "--input-projections", "8")
     assert r.exit_code == 0, r.output
     src = next(out.glob("*_model.c")).read_text()
-    assert "rnnmcu_rnn_proj_s8(" in src and "rnnmcu_lstm_step_px_s8(" in src
+    # an int8 model's inputs are 16-bit: its projections are the int16 product
+    assert "rnnmcu_rnn_proj_s16(" in src and "rnnmcu_lstm_step_px_s8(" in src
 
 
 def test_corrupt_model_file(work):

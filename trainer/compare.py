@@ -131,6 +131,7 @@ def rnnmcu_working_bytes(model: ir.Model, precision: str) -> int:
     """Bytes of the generated ``<name>_state_t``, from the layer sizes as ``codegen/emit.py`` lays
     it out (alignment padding not counted)."""
     from rnnmcu.codegen.emit import scratch_words
+    from rnnmcu.codegen.qmodel import keeps_c
 
     el = {"int8": 1, "int16": 2, "float32": 4}[precision]
     state, scratch, maxw = 0, 0, model.input_dim
@@ -139,7 +140,7 @@ def rnnmcu_working_bytes(model: ir.Model, precision: str) -> int:
         for d in ([l.forward, l.backward] if isinstance(l, ir.Bidirectional) else [l]):
             if isinstance(d, ir.Recurrent):
                 n = d.units
-                state += n * el + (n * (4 if precision == "float32" else 2) if d.cell.endswith("lstm") else 0)
+                state += n * el + (n * (4 if precision == "float32" else 2) if keeps_c(d.cell, precision) else 0)
                 scratch = max(scratch, scratch_words(d, precision))
             elif isinstance(d, ir.Dense):
                 scratch = max(scratch, d.output_dim)

@@ -4,16 +4,15 @@ Post-training quantisation (``rnnmcu convert --precision int8``) rounds a model 
 rounding.  :func:`fine_tune` trains the *same* weights a little longer through a wrapper model that
 simulates the integer scheme of ``codegen/NUMERICS.md`` where it loses information:
 
-* the inputs after ``Normalization``: int8, one scale per channel (``s_in = range / 127``, the range
-  chosen per channel by codegen's own rule — the clipping range that minimises the mean squared
-  quantisation error on the training data); values beyond the range saturate;
+* the inputs after ``Normalization``: one scale per channel, codegen's own (an int8 model takes
+  16-bit inputs where its first layer can, so their rounding is all but nil; values beyond the
+  range saturate);
 * every ``kernel``, ``recurrent_kernel`` and ``Dense`` kernel: int8, symmetric, one scale per output
   row (Keras: per column), the row's max-abs mapping to 127; for the first layer the per-channel
   input scale is folded into the columns first, as codegen does;
 * the hidden state ``h`` of every recurrent layer (what the next step and the next layer see):
-  int8 with ``s_h`` from codegen's calibration rule (the calibrated max-abs with 20 % headroom,
-  capped at the activation's bound; for GRU the larger of the ``h`` and candidate ranges, for LSTM
-  the range of ``φ(c)``);
+  int8 with codegen's ``s_h``; a GRU's state keeps 8 more bits (its blend is carried at
+  ``s_h / 256``, h is its int8 top), as the int8 GRU does;
 * the outputs of ``Dense`` layers: int8 (for the softmax classifier, its logits, with the
   calibrated pre-activation range).
 
@@ -22,8 +21,9 @@ Rounding uses the straight-through estimator: the forward pass sees ``w + stop_g
 errors): gate pre-activations and gate values, the LSTM cell state, the activation tables'
 interpolation, peephole weights.
 
-The ranges are recalibrated from the current float weights at the start of every fine-tune epoch
-(the float reference over the training sequences, as ``rnnmcu convert`` will calibrate).
+The scales are codegen's own (:func:`calibrate` quantises the current weights with
+``rnnmcu.codegen.quantize``), recalibrated at the start of every fine-tune epoch over the training
+sequences, as ``rnnmcu convert`` will calibrate.
 
 The wrapper is built for the fine-tune only and shares its variables with the original model:
 when it is done the original model — plain standard Keras layers, the same architecture as
@@ -55,46 +55,30 @@ class Scales:
     s_in: np.ndarray
     s_h: dict[str, float] = field(default_factory=dict)
     s_out: dict[str, float] = field(default_factory=dict)
+    in_bits: int = 8  # 16: the model's inputs are int16 (NUMERICS.md, "Wide inputs")
 
 
 def calibrate(model: Any, x: np.ndarray, lengths: np.ndarray | None) -> Scales:
-    """Import the Keras model to the IR, run the float reference over ``x`` for the full sequence
-    lengths and derive the int8 scales with codegen's calibration rule (``codegen/quantize.py``)."""
+    """The int8 scales ``rnnmcu convert`` would choose for the current weights: import the Keras
+    model to the IR and quantise it with codegen's own quantiser (calibrated on ``x`` over the full
+    sequence lengths), then read the scales off the quantised layers."""
     from rnnmcu import ir
-    from rnnmcu.codegen import float_ref
-    from rnnmcu.codegen.quantize import _input_ranges, _out_range, _range
+    from rnnmcu.codegen import quantize
+    from rnnmcu.codegen.qmodel import QBidirectional, QDense, QRecurrent
     from rnnmcu.trainer.keras_import import import_model
 
     m = import_model(model, name="qat")
-    stats = float_ref.Stats()
-    xc, lc, _ = float_ref.compress(m, np.asarray(x, dtype=np.float32), lengths)
-    float_ref.forward(m, xc, lc, stats=stats, masked=False, all_steps=True)
-    valid = np.arange(xc.shape[1])[None, :] < lc[:, None]
-    xs = float_ref.standardise(m, xc)[valid]
-    scales = Scales(s_in=_input_ranges(xs, INT8_MAX) / INT8_MAX)
-
-    def s_h(rec: ir.Recurrent, tag: str) -> float:
-        if rec.cell in ("lstm", "peephole_lstm"):
-            r = _out_range(stats, f"{tag}.phi_c", rec.activation)
-        elif rec.cell in ("gru", "peephole_gru"):
-            r = max(_out_range(stats, f"{tag}.h", rec.activation), _out_range(stats, f"{tag}.cand", rec.activation))
-        else:
-            r = _out_range(stats, f"{tag}.h", rec.activation)
-        return r / INT8_MAX
-
-    for i, layer in enumerate(m.layers):
-        tag = str(i)
-        if isinstance(layer, ir.Recurrent):
-            scales.s_h[layer.name] = s_h(layer, tag)
-        elif isinstance(layer, ir.Bidirectional):
-            scales.s_h[f"{layer.name}/forward"] = s_h(layer.forward, tag + ".f")
-            scales.s_h[f"{layer.name}/backward"] = s_h(layer.backward, tag + ".b")
-        elif isinstance(layer, ir.Dense):
-            if layer.activation == "linear":
-                r = _range(stats, f"{tag}.pre", "linear")
-            else:
-                r = _out_range(stats, f"{tag}.out", layer.activation)
-            scales.s_out[layer.name] = r / INT8_MAX
+    q = quantize.quantize(m, np.asarray(x, dtype=np.float32), lengths, "int8")
+    scales = Scales(s_in=np.asarray(q.s_in, dtype=np.float64), in_bits=q.input_bits)
+    for layer, ql in zip(m.layers, q.layers):
+        if isinstance(ql, QRecurrent):
+            scales.s_h[layer.name] = ql.s_h
+        elif isinstance(ql, QBidirectional):
+            scales.s_h[f"{layer.name}/forward"] = ql.forward.s_h
+            scales.s_h[f"{layer.name}/backward"] = ql.backward.s_h
+        elif isinstance(ql, QDense) and isinstance(layer, ir.Dense):
+            # a linear Dense's output is its pre-activation (for the softmax classifier, the logits)
+            scales.s_out[layer.name] = ql.s_y
     return scales
 
 
@@ -108,10 +92,12 @@ def _ops():
     return ops
 
 
-def fake_quant(v: Any, s: Any) -> Any:
-    """int8 rounding and saturation on the grid ``s`` (broadcast), straight-through gradient."""
+def fake_quant(v: Any, s: Any, bits: int = 8) -> Any:
+    """int8 (or int16) rounding and saturation on the grid ``s`` (broadcast), straight-through
+    gradient."""
     ops = _ops()
-    q = ops.clip(ops.round(v / s), -INT8_MAX - 1, INT8_MAX) * s
+    top = INT8_MAX if bits == 8 else 32767
+    q = ops.clip(ops.round(v / s), -top - 1, top) * s
     return v + ops.stop_gradient(q - v)
 
 
@@ -148,14 +134,15 @@ def _classes() -> dict[str, type]:
     class InputQuant(keras.layers.Layer):
         """int8 inputs, one scale per channel (after Normalization)."""
 
-        def __init__(self, s_in: np.ndarray, **kw: Any) -> None:
+        def __init__(self, s_in: np.ndarray, bits: int = 8, **kw: Any) -> None:
             super().__init__(**kw)
             self.supports_masking = True
+            self.bits = bits
             self.s = self.add_weight(shape=(len(s_in),), initializer="ones", trainable=False, name="s_in")
             self.s.assign(np.asarray(s_in, dtype=np.float32))
 
         def call(self, x: Any) -> Any:
-            return fake_quant(x, self.s)
+            return fake_quant(x, self.s, self.bits)
 
         def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
             return mask
@@ -194,6 +181,9 @@ def _classes() -> dict[str, type]:
             c = self.inner
             nested = isinstance(states, (list, tuple))
             h_tm1 = states[0] if nested else states
+            state_tm1 = h_tm1
+            if self.kind == "gru":  # the GRU's state keeps 8 more bits; the matmuls see its int8 top
+                h_tm1 = fake_quant(state_tm1, self.s_h)
             W = fake_quant_rows(c.kernel, self.col_scale)
             U = fake_quant_rows(c.recurrent_kernel)
             act, rec = c.activation, getattr(c, "recurrent_activation", None)
@@ -241,8 +231,9 @@ def _classes() -> dict[str, type]:
                 if p is not None:
                     zz = zz + p[0] * cand
                 z = rec(zz)
-                h = fake_quant(z * h_tm1 + (1.0 - z) * cand, self.s_h)
-                new_states = [h]
+                state = fake_quant(z * state_tm1 + (1.0 - z) * cand, self.s_h / 256.0, 16)
+                h = fake_quant(state, self.s_h)
+                new_states = [state]
             return h, (new_states if nested else new_states[0])
 
         def get_initial_state(self, batch_size: Any = None) -> list:
@@ -336,7 +327,7 @@ def build_qat_model(model: Any, scales: Scales, by_length: bool = False) -> Any:
         if isinstance(layer, keras.layers.Masking):
             a = layer(a)
         elif isinstance(layer, keras.layers.Normalization):
-            a = C["InputQuant"](scales.s_in, name="qat_input_quant")(layer(a))
+            a = C["InputQuant"](scales.s_in, scales.in_bits, name="qat_input_quant")(layer(a))
         elif isinstance(layer, (keras.layers.Dropout, keras.layers.GaussianNoise)):
             a = layer(a)
         elif _rnn_layers(layer):

@@ -17,7 +17,8 @@ C will hold.  It is an estimate of the *model*, not of the runtime code:
   symmetric quantisation)
 * input: the Normalization mean and std folded into input quantisation, 2 x 4 B per channel
 * state: per recurrent direction the hidden vector h (``int8`` 1 B, ``int16`` 2 B, ``float32``
-  4 B per unit) plus the LSTM cell c (2 B in both integer modes, 4 B in float32)
+  4 B per unit) plus the LSTM cell c (2 B in both integer modes, 4 B in float32) and an int8 GRU's
+  16-bit state (2 B per unit)
 * MACs per step: each recurrent matrix applied once per step (``G * units * (inputs + units)`` per
   direction) plus Dense layers applied per step; ``head_macs`` is the Dense work done once per window
 """
@@ -66,7 +67,7 @@ def estimate_size(model) -> dict[str, Any]:
     """Weight bytes, state bytes and MACs per step for int8/int16/float32 (see module docstring)."""
     import keras
 
-    counts = {"weights": 0, "biases": 0, "peepholes": 0, "rows": 0, "h_units": 0, "c_units": 0,
+    counts = {"weights": 0, "biases": 0, "peepholes": 0, "rows": 0, "h_units": 0, "c_units": 0, "gru_units": 0,
               "macs_step": 0, "macs_head": 0, "input_channels": 0}
     seq = True
     needs_window = False
@@ -80,9 +81,10 @@ def estimate_size(model) -> dict[str, Any]:
                 needs_window = True
             for rnn in parts:
                 units = int(rnn.cell.units)
-                is_lstm = "lstm" in type(rnn.cell).__name__.lower()
+                kind = type(rnn.cell).__name__.lower()
                 counts["h_units"] += units
-                counts["c_units"] += units if is_lstm else 0
+                counts["c_units"] += units if "lstm" in kind else 0
+                counts["gru_units"] += units if "gru" in kind else 0
                 for v in rnn.trainable_weights:
                     n = int(np.prod(v.shape))
                     kind = _var_kind(v)
@@ -112,7 +114,9 @@ def estimate_size(model) -> dict[str, Any]:
         weight_b = (counts["weights"] * _WEIGHT_B[p] + counts["biases"] * _BIAS_B[p]
                     + counts["peepholes"] * (4 if p == "float32" else 2) + counts["rows"] * _SCALE_B[p]
                     + counts["input_channels"] * 2 * 4)
-        state_b = counts["h_units"] * _H_B[p] + counts["c_units"] * _C_B[p]
+        # an int8 GRU keeps a 16-bit state beside h (codegen.qmodel.keeps_c)
+        state_b = (counts["h_units"] * _H_B[p] + counts["c_units"] * _C_B[p]
+                   + (counts["gru_units"] * 2 if p == "int8" else 0))
         out[p] = {"weight_bytes": int(weight_b), "state_bytes": int(state_b)}
     return out
 

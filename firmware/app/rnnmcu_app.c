@@ -91,14 +91,25 @@ static size_t rnnmcu_app_put_str(size_t at, const char *s)
     return at + 1u + n;
 }
 
-/* Bytes of `count` values, or a value above the payload limit if it would not fit (or overflow). */
-static uint32_t rnnmcu_app_bytes(uint32_t count)
+/* Bytes of `count` values of `es` bytes, or a value above the payload limit if it would not fit
+ * (or overflow). */
+static uint32_t rnnmcu_app_size(uint32_t count, uint32_t es)
 {
-    uint32_t es = rnnmcu_app_model.elem_size;
     if (count > RNNMCU_PROTO_MAX_PAYLOAD || es > 4u) {
         return (uint32_t)RNNMCU_PROTO_MAX_PAYLOAD + 1u;
     }
     return count * es; /* <= 65535 * 4: no overflow */
+}
+
+/* ... of output values, and of input values (2 bytes each for an int8 model's 16-bit inputs) */
+static uint32_t rnnmcu_app_bytes(uint32_t count)
+{
+    return rnnmcu_app_size(count, rnnmcu_app_model.elem_size);
+}
+
+static uint32_t rnnmcu_app_in_bytes(uint32_t count)
+{
+    return rnnmcu_app_size(count, rnnmcu_app_model.in_elem_size);
 }
 
 static uint32_t rnnmcu_app_run_out_count(uint16_t T)
@@ -159,7 +170,7 @@ static rnnmcu_proto_err_t rnnmcu_app_step(size_t plen, size_t *out_len)
     if (!rnnmcu_app_can_step()) {
         return RNNMCU_PROTO_ERR_STEP_UNSUPPORTED;
     }
-    if (plen != rnnmcu_app_bytes(m->input_dim)) {
+    if (plen != rnnmcu_app_in_bytes(m->input_dim)) {
         return RNNMCU_PROTO_ERR_BAD_LENGTH;
     }
     if (out_bytes > RNNMCU_PROTO_MAX_PAYLOAD) {
@@ -191,7 +202,7 @@ static rnnmcu_proto_err_t rnnmcu_app_run(size_t plen, size_t *out_len)
     if (out_bytes > RNNMCU_PROTO_MAX_PAYLOAD) {
         return RNNMCU_PROTO_ERR_T_RANGE;
     }
-    in_bytes = rnnmcu_app_bytes((uint32_t)T * m->input_dim);
+    in_bytes = rnnmcu_app_in_bytes((uint32_t)T * m->input_dim);
     if (in_bytes > RNNMCU_PROTO_MAX_PAYLOAD || plen != 2u + in_bytes) {
         return RNNMCU_PROTO_ERR_BAD_LENGTH;
     }
@@ -212,7 +223,7 @@ static rnnmcu_proto_err_t rnnmcu_app_run(size_t plen, size_t *out_len)
 static rnnmcu_proto_err_t rnnmcu_app_bench(size_t plen, size_t *out_len)
 {
     const rnnmcu_model_desc_t *m = &rnnmcu_app_model;
-    uint32_t vec_bytes = rnnmcu_app_bytes(m->input_dim);
+    uint32_t vec_bytes = rnnmcu_app_in_bytes(m->input_dim);
     uint16_t n;
     uint32_t t0;
     uint32_t t1;
@@ -237,7 +248,7 @@ static rnnmcu_proto_err_t rnnmcu_app_bench(size_t plen, size_t *out_len)
         }
         t1 = rnnmcu_port_counter();
     } else {
-        uint32_t total = rnnmcu_app_bytes((uint32_t)n * m->input_dim);
+        uint32_t total = rnnmcu_app_in_bytes((uint32_t)n * m->input_dim);
         uint16_t i;
         if (n > m->max_steps || total > RNNMCU_PROTO_MAX_PAYLOAD ||
             rnnmcu_app_bytes(rnnmcu_app_run_out_count(n)) > RNNMCU_PROTO_MAX_PAYLOAD) {

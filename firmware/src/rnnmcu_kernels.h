@@ -47,6 +47,9 @@ typedef struct {
     uint8_t k;             /* extra fractional bits of table outputs that become h */
     uint8_t unit_gate;     /* 1: tab_rec's values lie in [0, 2^q] (a sigmoid-like recurrent
                             * activation), so GRU's blend z*h + (1-z)*h~ fits int32 */
+    uint8_t state16;       /* int8 GRU: the state is c (int16, h at scale s_h / 2^k, k more bits
+                            * than h); h is its top bits (codegen/NUMERICS.md) */
+    uint8_t cs;            /* LSTM: c is shifted left by cs (saturating) before tab_out */
     uint16_t input_dim;
     uint16_t units;
     const int8_t *w;       /* (G*units, input_dim) */
@@ -222,6 +225,8 @@ void rnnmcu_merge_s16(const rnnmcu_merge_q_t *p, const int16_t *a, const int16_t
 /* Dense layer; scratch holds output_dim words. */
 void rnnmcu_dense_s8(const rnnmcu_dense_q_t *p, const int8_t *x, int8_t *y, int32_t *scratch);
 void rnnmcu_dense_s16(const rnnmcu_dense_q_t *p, const int16_t *x, int16_t *y, int32_t *scratch);
+/* int16 -> int8, saturated: an int8 model's first Dense layer on 16-bit inputs (rnnmcu_narrow_s16_s8.c) */
+void rnnmcu_narrow_s16_s8(const int16_t *x, uint16_t n, int8_t *y);
 void rnnmcu_activation_s8(const rnnmcu_act_q_t *p, const int8_t *x, int8_t *y);
 void rnnmcu_activation_s16(const rnnmcu_act_q_t *p, const int16_t *x, int16_t *y);
 void rnnmcu_softmax_s8(const rnnmcu_softmax_q_t *p, const int8_t *x, int8_t *y);

@@ -16,7 +16,7 @@ extern "C" {
 #endif
 
 typedef enum {
-    RNNMCU_PRECISION_INT8 = 1,    /* inputs/outputs are int8_t */
+    RNNMCU_PRECISION_INT8 = 1,    /* outputs are int8_t; inputs int8_t, or int16_t with RNNMCU_MODEL_INPUT16 */
     RNNMCU_PRECISION_INT16 = 2,   /* inputs/outputs are int16_t (little-endian on the wire) */
     RNNMCU_PRECISION_FLOAT32 = 3  /* inputs/outputs are float (IEEE-754 binary32, little-endian on the wire) */
 } rnnmcu_precision_t;
@@ -27,6 +27,8 @@ typedef enum {
 #define RNNMCU_MODEL_MASKING         0x04u /* the model skips masked steps (quantize_input reports them) */
 #define RNNMCU_MODEL_BENCH_RUN       0x08u /* BENCH times run() over n copies, not n step()s: the
                                             * path this build is for (--input-projections) */
+#define RNNMCU_MODEL_INPUT16         0x10u /* the inputs are int16 (in_elem_size 2) while the outputs
+                                            * are int8: an int8 model's 16-bit inputs */
 
 typedef struct {
     const char *name;          /* model name (C identifier) */
@@ -35,7 +37,8 @@ typedef struct {
     uint16_t output_dim;       /* values per output vector */
     uint16_t max_steps;        /* largest T that run() accepts */
     uint8_t precision;         /* rnnmcu_precision_t */
-    uint8_t elem_size;         /* bytes per input/output value: 1, 2 or 4 */
+    uint8_t elem_size;         /* bytes per output value: 1, 2 or 4 */
+    uint8_t in_elem_size;      /* bytes per input value: elem_size, or 2 with RNNMCU_MODEL_INPUT16 */
     uint8_t flags;             /* RNNMCU_MODEL_* */
     void *state;               /* statically allocated <name>_state_t */
     /* Zero the recurrent state. */

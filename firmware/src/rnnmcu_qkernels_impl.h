@@ -124,6 +124,22 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gate_rows)(const rnnmcu_rnn_q_t *p, int32_t *
 #define RNNMCU_GRU_BLEND(z, hk, ht)                                                                 \
     (unit_gate ? SAT_ACT32(rnnmcu_rshr((z) * (hk) + (((int32_t)1 << q) - (z)) * (ht), q + k))       \
                : SAT_ACT(rnnmcu_rshr64((int64_t)(z) * (hk) + (int64_t)(((int32_t)1 << q) - (z)) * (ht), q + k)))
+/* The same blend of the 16-bit state cj (state16: h at s_h / 2^k) and ht, to the new state (int16;
+ * the same int32 bound holds, cj and ht both int16) */
+#define RNNMCU_GRU_BLEND16(z, cj, ht)                                                               \
+    (unit_gate ? rnnmcu_sat16_32(rnnmcu_rshr((z) * (cj) + (((int32_t)1 << q) - (z)) * (ht), q))     \
+               : rnnmcu_sat16(rnnmcu_rshr64((int64_t)(z) * (cj) + (int64_t)(((int32_t)1 << q) - (z)) * (ht), q)))
+/* Unit j's new h (and, with state16, its new state c[j]) from z and the candidate ht */
+#define RNNMCU_GRU_H(hn_j, h_j, cj_ptr, z, ht)                                                      \
+    do {                                                                                         \
+        if (state16) {                                                                           \
+            const int32_t cn_ = RNNMCU_GRU_BLEND16((z), (int32_t)*(cj_ptr), (ht));               \
+            *(cj_ptr) = (int16_t)cn_;                                                            \
+            (hn_j) = SAT_ACT32(rnnmcu_rshr(cn_, k));                                             \
+        } else {                                                                                 \
+            (hn_j) = RNNMCU_GRU_BLEND((z), (int32_t)(h_j) * ((int32_t)1 << k), (ht));             \
+        }                                                                                        \
+    } while (0)
 
 #define RNNMCU_PXM 0
 #include "rnnmcu_qtiles_impl.h"
@@ -192,14 +208,14 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_pre_rows)(const rnnmcu_rnn_q_t *p, int32_t *a
 /* GRU h_t: row z (whose peephole, in a peephole GRU, sees the new candidate) blends h_{t-1} and
  * the candidate */
 RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_update)(const rnnmcu_rnn_q_t *p, const int32_t *ax, const int32_t *ah,
-                                               RNNMCU_ACT_T *h)
+                                               RNNMCU_ACT_T *h, int16_t *c)
 {
     RNNMCU_ROW_LOCALS;
     const uint16_t n = p->units;
     const int32_t q = p->q, k = p->k;
     const int16_t *const pp = p->p;
     const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
-    const int unit_gate = p->unit_gate;
+    const int unit_gate = p->unit_gate, state16 = p->state16;
     uint16_t j;
     for (j = 0; j < n; j++) {
         const int32_t ht = rnnmcu_table(tab_act, ax[2u * n + j]);
@@ -208,13 +224,14 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_update)(const rnnmcu_rnn_q_t *p, const in
             zz += RNNMCU_PEEP(pp[j] * ht, 0);
         {
             const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
-            const int32_t hk = (int32_t)h[j] * ((int32_t)1 << k);
-            h[j] = RNNMCU_GRU_BLEND(z, hk, ht);
+            RNNMCU_GRU_H(h[j], h[j], c + j, z, ht);
         }
     }
 }
 
 #undef RNNMCU_GRU_BLEND
+#undef RNNMCU_GRU_BLEND16
+#undef RNNMCU_GRU_H
 
 /* GRU reset_after=0 (the original GRU): U_c multiplies r * h; a function of its own, so that a
  * model links only the GRU form it uses */
@@ -223,7 +240,6 @@ void RNNMCU_FN(rnnmcu_gru_reset_before_step)(const rnnmcu_rnn_q_t *p, const RNNM
 {
     RNNMCU_STEP_LOCALS(3u);
     RNNMCU_ACT_T *const rh = (RNNMCU_ACT_T *)(scratch + 2u * rows); /* after the 2 * rows sums */
-    (void)c;
 
     RNNMCU_MV(RNNMCU_WP(w), x, rows, p->input_dim, ax, RNNMCU_XW);
     RNNMCU_MV(RNNMCU_WP(u), h, (uint16_t)(2u * n), n, ah, RNNMCU_XW);
@@ -231,7 +247,7 @@ void RNNMCU_FN(rnnmcu_gru_reset_before_step)(const rnnmcu_rnn_q_t *p, const RNNM
     RNNMCU_FN(rnnmcu_gru_reset_h)(p, ax, h, rh);
     RNNMCU_MV(RNNMCU_WP(u_cand), rh, n, n, ah + 2u * n, RNNMCU_XW);
     RNNMCU_FN(rnnmcu_pre_rows)(p, ax, ah, 2u * n, 3u * n);
-    RNNMCU_FN(rnnmcu_gru_update)(p, ax, ah, h);
+    RNNMCU_FN(rnnmcu_gru_update)(p, ax, ah, h, c);
 }
 
 void RNNMCU_FN(rnnmcu_rnn_step)(const rnnmcu_rnn_q_t *p, const RNNMCU_ACT_T *x, RNNMCU_ACT_T *h, int16_t *c,

@@ -128,7 +128,7 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_lstm_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_T
                                                uint32_t u0, uint32_t tu, RNNMCU_ACT_T *h, int16_t *c)
 {
     RNNMCU_TILE_LOCALS(4u);
-    const int32_t q = p->q, qk = p->q + p->k;
+    const int32_t q = p->q, qk = p->q + p->k, cs = p->cs;
     const int16_t *const tab_out = p->tab_out;
     uint32_t j;
     {
@@ -145,7 +145,7 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_lstm_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_T
     c += u0;
     for (j = 0; j < tu; j++, ax += 4) {
         const int32_t c_new = RNNMCU_LSTM_C(ax[0], ax[1], ax[2], (int32_t)c[j]);
-        hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(ax[3] * rnnmcu_table(tab_out, c_new), qk));
+        hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(ax[3] * rnnmcu_table(tab_out, rnnmcu_sat16_32(c_new * ((int32_t)1 << cs))), qk));
         c[j] = (int16_t)c_new;
     }
 }
@@ -175,14 +175,14 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_lstm_peep_tile)(const rnnmcu_rnn_q_t *p, RNN
         ax[r + 2u] = rnnmcu_table(p->tab_act, rnnmcu_sat16_32(RNNMCU_TPRE(r + 2u)));
     }
     {
-        const int32_t q = p->q, qk = p->q + p->k;
+        const int32_t q = p->q, qk = p->q + p->k, cs = p->cs;
         const int16_t *const tab_out = p->tab_out;
         for (j = 0; j < tu; j++) {
             const uint32_t r = 4u * j;
             const int32_t c_new = RNNMCU_LSTM_C(ax[r], ax[r + 1u], ax[r + 2u], (int32_t)c[j]);
             const int32_t zo = RNNMCU_TPRE(r + 3u) + RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
             const int32_t o_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zo));
-            hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(o_ * rnnmcu_table(tab_out, c_new), qk));
+            hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(o_ * rnnmcu_table(tab_out, rnnmcu_sat16_32(c_new * ((int32_t)1 << cs))), qk));
             c[j] = (int16_t)c_new;
         }
     }
@@ -204,7 +204,6 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_gru_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_TI
     RNNMCU_TILE_LOCALS(3u);
     const int32_t q = p->q;
     uint32_t j;
-    (void)c;
     {
         const int32_t *const b_rec = p->b_rec + u0; /* the candidate rows' own */
         const int16_t *const tab_rec = p->tab_rec;
@@ -220,7 +219,7 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_gru_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_TI
         const int32_t k = p->k;
         const int16_t *const pp = p->p ? p->p + u0 : 0;
         const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
-        const int unit_gate = p->unit_gate;
+        const int unit_gate = p->unit_gate, state16 = p->state16;
         for (j = 0; j < tu; j++) {
             const uint32_t r = 3u * j;
             const int32_t ht = rnnmcu_table(tab_act, ax[r + 2u]);
@@ -229,8 +228,7 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_gru_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_TI
                 zz += RNNMCU_PEEP(pp[j] * ht, 0);
             {
                 const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
-                const int32_t hk = (int32_t)h[u0 + j] * ((int32_t)1 << k);
-                hn[u0 + j] = RNNMCU_GRU_BLEND(z, hk, ht);
+                RNNMCU_GRU_H(hn[u0 + j], h[u0 + j], c + u0 + j, z, ht);
             }
         }
     }

@@ -71,7 +71,7 @@ uint32_t rnnmcu_stream_selftest(uint16_t n)
     uint16_t i;
     uint32_t worst;
     rnnmcu_stream_init();
-    if ((uint32_t)rnnmcu_app_model.input_dim * rnnmcu_app_model.elem_size > sizeof zero.b) {
+    if ((uint32_t)rnnmcu_app_model.input_dim * rnnmcu_app_model.in_elem_size > sizeof zero.b) {
         return 0u;
     }
     for (i = 0; i < n; i++) {

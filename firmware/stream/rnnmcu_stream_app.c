@@ -80,7 +80,7 @@ static void st_restart(void)
 static void st_sample(const uint8_t *pl, size_t len)
 {
     const rnnmcu_model_desc_t *m = &rnnmcu_app_model;
-    size_t want = 5u + (size_t)m->input_dim * m->elem_size;
+    size_t want = 5u + (size_t)m->input_dim * m->in_elem_size;
     uint32_t seq;
     rnnmcu_stream_event_t ev;
     uint8_t *o = st_tx.b + ST_HEADER;

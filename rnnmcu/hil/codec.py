@@ -27,6 +27,7 @@ FLAG_WINDOW_ONLY = 0x01
 FLAG_OUTPUT_SEQUENCE = 0x02
 FLAG_MASKING = 0x04
 FLAG_BENCH_RUN = 0x08  # BENCH times run() (e.g. --input-projections builds)
+FLAG_INPUT16 = 0x10  # the inputs are int16 while the outputs are int8 (an int8 model's 16-bit inputs)
 
 
 class MsgType(enum.IntEnum):
@@ -260,7 +261,17 @@ class DeviceInfo:
 
     @property
     def dtype(self) -> np.dtype:
+        """The output values' type (and the inputs', but with FLAG_INPUT16)."""
         return DTYPES[self.precision]
+
+    @property
+    def in_dtype(self) -> np.dtype:
+        """The input values' type: int16 with FLAG_INPUT16, else the output type."""
+        return np.dtype("<i2") if self.flags & FLAG_INPUT16 else self.dtype
+
+    @property
+    def in_elem_size(self) -> int:
+        return self.in_dtype.itemsize
 
     @property
     def window_only(self) -> bool:
@@ -278,7 +289,7 @@ class DeviceInfo:
 
     def max_window(self) -> int:
         """Largest T a RUN accepts: max_steps, the request size and the reply size all limit it."""
-        per_in = self.input_dim * self.elem_size
+        per_in = self.input_dim * self.in_elem_size
         t_in = (self.max_payload - 2) // per_in if per_in else self.max_steps
         t = min(self.max_steps, t_in)
         if self.output_sequence and self.output_dim:
@@ -318,6 +329,9 @@ def parse_info(payload: bytes) -> DeviceInfo:
     if info.precision not in DTYPES or DTYPES[info.precision].itemsize != info.elem_size:
         raise ProtocolError(f"INFO reply: precision {info.precision} with element size "
                             f"{info.elem_size} is not a known combination", payload)
+    if info.flags & FLAG_INPUT16 and info.precision != Precision.INT8:
+        raise ProtocolError(f"INFO reply: the 16-bit input flag with precision {info.precision} "
+                            "(only int8 models take 16-bit inputs)", payload)
     return info
 
 

@@ -171,10 +171,10 @@ class Device:
             want = f"(T, {info.input_dim})" if window else f"({info.input_dim},)"
             raise InputError(f"{what}: values of shape {arr.shape}, the device expects {want}",
                              "pass one value per model input channel")
-        dtype = info.dtype
+        dtype = info.in_dtype
         if dtype.kind == "i":
             if arr.dtype.kind not in "iu":
-                raise InputError(f"{what}: {arr.dtype} values for a {dtype.name} model",
+                raise InputError(f"{what}: {arr.dtype} values for a model that takes {dtype.name} inputs",
                                  "quantise the inputs first (the model's quantize_input)")
             lim = np.iinfo(dtype)
             if arr.size and (arr.min() < lim.min or arr.max() > lim.max):

@@ -155,6 +155,7 @@ const rnnmcu_model_desc_t rnnmcu_app_model = {
     .max_steps = FAKE_MAX_STEPS,
     .precision = (uint8_t)FAKE_PRECISION,
     .elem_size = (uint8_t)sizeof(fake_elem_t),
+    .in_elem_size = (uint8_t)sizeof(fake_elem_t),
     .flags = (uint8_t)(FAKE_F1 | FAKE_F2 | FAKE_F3),
     .state = &fake_state,
     .reset = fake_reset,

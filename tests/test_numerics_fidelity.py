@@ -1,0 +1,172 @@
+"""The parts of the fixed-point scheme that keep long, heavy-tailed sequences close to float
+(codegen/NUMERICS.md): an int8 model's 16-bit inputs, an int8 GRU's 16-bit state, the LSTM's
+activation table over the activation's own range.  Each is checked two ways: the integer reference
+against float (the reason it exists), and the generated C against the integer reference, bit for
+bit (ASan/UBSan, host)."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from rnnmcu import ir
+from rnnmcu.codegen import emit, float_ref, qmodel, qref, quantize
+
+from codegen_helpers import c_outputs, expected_stream, random_recurrent
+
+T = 120
+
+
+def slow_gru(reset_after: bool = True) -> ir.Model:
+    """z = sigmoid(4) ~ 0.982: h moves 1.8 % of the way to a constant candidate tanh(0.6) per step."""
+    n = 4
+    b = np.zeros(3 * n)
+    b[:n], b[2 * n:] = 4.0, 0.6
+    g = ir.Recurrent(cell="gru", units=n, input_dim=1, W=np.zeros((3 * n, 1)), U=np.zeros((3 * n, n)), b=b,
+                     b_rec=np.zeros(3 * n), reset_after=reset_after)
+    return ir.Model(name="slow", input_dim=1, layers=[g])
+
+
+def test_int8_gru_state_keeps_eight_more_bits():
+    model = slow_gru()
+    x = np.ones((2, T, 1), np.float32)
+    q = quantize.quantize(model, x, None, "int8")
+    ql = q.layers[0]
+    assert ql.state16 and qmodel.keeps_c("gru", "int8") and not qmodel.keeps_c("gru", "int16")
+    want = float_ref.forward(model, x)
+    got = qref.predict(model, q, x)
+    assert np.max(np.abs(got - want)) <= 2 * ql.s_h
+    # the same integer GRU with its state in int8 (the blend rounded to h each step) stalls
+    ql.state16 = False
+    stalled = qref.predict(model, q, x)
+    assert np.max(np.abs(stalled - want)) > 10 * ql.s_h
+    assert "state16" in json.dumps(ir._to_json(q.layers[0], {}, "l"))
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_int8_gru_state_is_bit_exact_in_c(tmp_path, reset_after):
+    rng = np.random.default_rng(1)
+    model = slow_gru(reset_after)
+    model.layers[0].U = rng.normal(0, 0.3, model.layers[0].U.shape).astype(np.float32)
+    model.layers[0].W = rng.normal(0, 0.5, model.layers[0].W.shape).astype(np.float32)
+    x = rng.normal(0, 1, (3, T, 1)).astype(np.float32)
+    q = quantize.quantize(model, x, None, "int8")
+    assert q.layers[0].state16
+    got = c_outputs(model, q, x, None, tmp_path)
+    np.testing.assert_array_equal(got, expected_stream(model, q, x, np.full(3, T)))
+    src = emit.generate_sources(model, q)
+    assert "int16_t l0_c[4];" in src.header and "s->l0_c" in src.source
+
+
+def big_c_lstm() -> ir.Model:
+    """Forget gate ~1 and a positive candidate: c climbs to about 40 over the window."""
+    n = 3
+    b = np.zeros(4 * n)
+    b[:n], b[n:2 * n], b[2 * n:3 * n], b[3 * n:] = 3.0, 8.0, 2.0, 1.0
+    rng = np.random.default_rng(2)
+    layer = ir.Recurrent(cell="lstm", units=n, input_dim=2, W=rng.normal(0, 0.3, (4 * n, 2)),
+                         U=rng.normal(0, 0.3, (4 * n, n)), b=b, b_rec=np.zeros(4 * n))
+    return ir.Model(name="bigc", input_dim=2, layers=[layer])
+
+
+@pytest.mark.parametrize("precision", ["int8", "int16"])
+def test_lstm_table_of_c_spans_the_activation_not_c(tmp_path, precision):
+    model = big_c_lstm()
+    x = np.random.default_rng(3).normal(0, 1, (3, 60, 2)).astype(np.float32)
+    q = quantize.quantize(model, x, None, precision)
+    ql = q.layers[0]
+    assert ql.cs >= 2, ql.s_c * 32767
+    want = float_ref.forward(model, x, all_steps=True)
+    err = np.max(np.abs(qref.predict(model, q, x, all_steps=True) - want))
+    # the same model with the table over c's whole range
+    ql_wide = quantize.make_table(np.tanh, ql.s_c, ql.s_h / 2 ** ql.k)
+    saved = ql.tab_out, ql.cs
+    ql.tab_out, ql.cs = ql_wide, 0
+    err_wide = np.max(np.abs(qref.predict(model, q, x, all_steps=True) - want))
+    ql.tab_out, ql.cs = saved
+    assert err < err_wide
+    got = c_outputs(model, q, x, None, tmp_path)
+    np.testing.assert_array_equal(got, expected_stream(model, q, x, np.full(3, 60)))
+
+
+def power_like(rng: np.random.Generator, n: int = 6, steps: int = 80) -> np.ndarray:
+    """One channel of watts: standby of 1 or 3 W, rare 2 kW bursts."""
+    x = np.where(rng.random((n, 1, 1)) < 0.5, 1.0, 3.0) + rng.normal(0, 0.05, (n, steps, 1))
+    burst = rng.random((n, steps, 1)) < 0.03
+    return np.where(burst, 2000.0, x).astype(np.float32)
+
+
+def test_int8_inputs_are_16_bit_and_keep_the_idle_levels_apart():
+    rng = np.random.default_rng(4)
+    x = power_like(rng)
+    mean, std = float(x.mean()), float(x.std())
+    model = ir.Model(name="p", input_dim=1, layers=[random_recurrent(rng, "lstm", 1, 4)],
+                     norm_mean=[mean], norm_std=[std])
+    q = quantize.quantize(model, x, None, "int8")
+    assert q.input_bits == 16 and q.in_bits == 16
+    levels = qref.quantize_inputs(q, np.array([[[1.0], [3.0], [2000.0]]], np.float32))[0, :, 0]
+    assert levels[0] != levels[1] and levels[2] < 32767           # 1 W and 3 W stay apart; a burst fits
+    # 8-bit inputs over the same range would merge the two idle levels
+    s8 = q.s_in[0] * 32767 / 127
+    assert round((1.0 - mean) / std / s8) == round((3.0 - mean) / std / s8)
+
+
+FIRST_LAYERS = {
+    "dense": lambda rng: [ir.Dense(W=rng.normal(0, 0.5, (5, 2)), b=rng.normal(0, 0.1, 5), activation="tanh"),
+                          random_recurrent(rng, "gru", 5, 4)],
+    "bidirectional": lambda rng: [ir.Bidirectional(forward=random_recurrent(rng, "lstm", 2, 3),
+                                                   backward=random_recurrent(rng, "lstm", 2, 3, go_backwards=True)),
+                                  ir.Dense(W=rng.normal(0, 0.5, (2, 6)), b=np.zeros(2))],
+    "peephole_gru": lambda rng: [random_recurrent(rng, "peephole_gru", 2, 5, return_sequences=True),
+                                 random_recurrent(rng, "simple", 5, 3)],
+    "gru_reset_before": lambda rng: [random_recurrent(rng, "gru", 2, 5, reset_after=False)],
+}
+
+
+@pytest.mark.parametrize("first", FIRST_LAYERS)
+@pytest.mark.parametrize("wide", [False, True])
+def test_wide_input_first_layers_are_bit_exact(tmp_path, first, wide):
+    """Each way the first layer takes 16-bit inputs (the int16 product into a px step, a Dense
+    layer narrowed to int8, both directions of a Bidirectional), and the one that cannot (GRU
+    reset_after=False: 8-bit inputs), in the compact and the wide weight layout."""
+    rng = np.random.default_rng(5)
+    model = ir.Model(name="w", input_dim=2, layers=FIRST_LAYERS[first](rng), norm_std=[3.0, 0.5])
+    x = (rng.normal(0, 1, (4, 9, 2)) * [3.0, 0.5]).astype(np.float32)
+    x[1, 3, 0] = 40.0  # a spike
+    q = quantize.quantize(model, x, None, "int8")
+    assert q.input_bits == (8 if first == "gru_reset_before" else 16)
+    got = c_outputs(model, q, x, None, tmp_path, wide=wide)
+    np.testing.assert_array_equal(got, expected_stream(model, q, x, np.full(4, 9)))
+    g = emit.generate_sources(model, q, wide=wide)
+    assert ("RNNMCU_MODEL_INPUT16" in g.binding) == (q.input_bits == 16)
+    if first == "dense":
+        assert "rnnmcu_narrow_s16_s8(s->wide, 5," in g.source
+
+
+def test_models_quantised_before_the_wide_scheme_still_load(tmp_path):
+    """A .rnnmcu file written before in_bits, state16 and cs existed has none of them: it loads,
+    its hash still matches, and it means 8-bit inputs, an int8 GRU state and no table shift."""
+    rng = np.random.default_rng(6)
+    model = ir.Model(name="old", input_dim=2, layers=[random_recurrent(rng, "gru", 2, 3)])
+    q = quantize.quantize(model, rng.normal(0, 1, (3, 7, 2)).astype(np.float32), None, "int8")
+    q.in_bits, q.layers[0].state16, q.layers[0].cs = 0, False, 0  # what the older quantiser made
+    q.hash = q.compute_hash(model)
+    path = tmp_path / "old.rnnmcu"
+    qmodel.save(str(path), model, q)
+    with zipfile.ZipFile(path) as z:
+        doc = json.loads(z.read("ir.json"))
+        arrays = z.read("arrays.npz")
+    qd = doc["extra"]["qmodel"]
+    del qd["in_bits"]
+    for key in ("state16", "cs"):
+        del qd["layers"][0][key]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("ir.json", json.dumps(doc))
+        z.writestr("arrays.npz", arrays)
+    path.write_bytes(buf.getvalue())
+    m2, q2 = qmodel.load(str(path))
+    assert q2.hash == q.hash and q2.input_bits == 8 and not q2.layers[0].state16 and q2.layers[0].cs == 0
