@@ -100,3 +100,56 @@ def test_cli_synth(tmp_path):
     r = CliRunner().invoke(main, ["data", "synth", "-o", str(tmp_path / "s.bin")])
     assert r.exit_code == 2
     assert "must end in .npz or .csv" in r.output
+
+
+# --- the power set: long, heavy-tailed, one channel ---------------------------------------------
+
+def test_power_set_is_long_heavy_tailed_and_deterministic():
+    from rnnmcu.trainer.synth_power import CLASS_NAMES, make_power
+
+    ds = make_power(per_class=8, seed=3)
+    assert ds.x.shape == (30, 1460, 1) and ds.x_test.shape == (10, 1460, 1) and ds.x.dtype == np.float32
+    assert ds.class_names == list(CLASS_NAMES) and sorted(set(ds.y.tolist())) == [0, 1, 2, 3, 4]
+    z = (ds.x - ds.x.mean()) / ds.x.std()
+    assert z.max() > 10 and np.median(z) < 0             # rare kilowatt bursts over long idle runs
+    assert np.all(ds.x >= 0)
+    kettle = ds.x[ds.y == CLASS_NAMES.index("kettle")]
+    fridge = ds.x[ds.y == CLASS_NAMES.index("fridge")]
+    assert np.all(kettle.max(axis=(1, 2)) > 1500) and np.median(kettle) < 2
+    assert np.all(fridge.mean(axis=(1, 2)) > 20) and np.all(fridge.max(axis=(1, 2)) > 200)  # cycles, inrush
+    np.testing.assert_array_equal(make_power(per_class=8, seed=3).x, ds.x)
+
+
+def test_power_subsampling_averages_blocks():
+    from rnnmcu.trainer.synth_power import make_power, subsample_mean
+
+    x = np.arange(2 * 10, dtype=np.float32).reshape(2, 10, 1)
+    got = subsample_mean(x, 4)
+    np.testing.assert_allclose(got[0, :, 0], [1.5, 5.5, 8.5])       # the last block holds 2 steps
+    assert make_power(per_class=4, subsample=8, seed=1).x.shape[1] == 183
+
+
+@pytest.mark.parametrize("kw,msg", [(dict(classes=6), "--classes"), (dict(steps=100), "--steps"),
+                                    (dict(subsample=100), "--subsample"), (dict(per_class=1), "--per-class")])
+def test_power_refuses_bad_options(kw, msg):
+    from rnnmcu.trainer.synth_power import make_power
+
+    with pytest.raises(InputError, match=msg):
+        make_power(**kw)
+
+
+def test_cli_synth_power_and_kind_specific_flags(tmp_path):
+    from click.testing import CliRunner
+
+    from rnnmcu.cli import main
+    from rnnmcu.data import load_npz
+
+    out = tmp_path / "p.npz"
+    r = CliRunner().invoke(main, ["data", "synth", "--kind", "power", "-o", str(out), "--per-class", "4",
+                                  "--subsample", "4", "--json"])
+    assert r.exit_code == 0, r.output
+    assert load_npz(str(out)).x.shape == (15, 365, 1)
+    r = CliRunner().invoke(main, ["data", "synth", "--kind", "power", "-o", str(out), "--hard"])
+    assert r.exit_code == 2 and "--hard applies to --kind imu" in r.output
+    r = CliRunner().invoke(main, ["data", "synth", "-o", str(out), "--subsample", "2"])
+    assert r.exit_code == 2 and "--subsample applies to --kind power" in r.output

@@ -113,30 +113,52 @@ def data() -> None:
 @data.command("synth")
 @click.option("-o", "--output", "out_path", required=True, metavar="FILE.npz|FILE.csv",
               help="Output file; .npz or long-form .csv.")
+@click.option("--kind", type=click.Choice(("imu", "power")), default="imu", show_default=True,
+              help="imu: wrist IMU gestures (short, 6-9 channels); power: appliance power traces "
+                   "(one channel of watts, long and heavy-tailed: idle runs, kilowatt bursts, rare spikes).")
 @click.option("--classes", type=click.IntRange(2, 8), default=5, show_default=True,
-              help="Number of gesture classes (idle, shake, circle, swipe_left, swipe_right, tap, wave, lift).")
-@click.option("--per-class", type=click.IntRange(2), default=120, show_default=True,
-              help="Sequences per class (a quarter go to the test split).")
-@click.option("--steps", type=click.IntRange(16), default=64, show_default=True, help="Steps per sequence (50 Hz).")
+              help="Number of classes: imu idle, shake, circle, swipe_left, swipe_right, tap, wave, lift; "
+                   "power fridge, freezer, kettle, microwave, washer (at most 5).")
+@click.option("--per-class", type=click.IntRange(2), default=None,
+              help="Sequences per class, a quarter of them held out as the test split (default: imu 120, power 60).")
+@click.option("--steps", type=click.IntRange(16), default=None,
+              help="Steps per sequence (default: imu 64 at 50 Hz, power 1460 one-minute readings).")
+@click.option("--subsample", type=click.IntRange(1), default=1, show_default=True,
+              help="power: average this many consecutive readings (8 makes a 1460-minute day 183 steps).")
 @click.option("--channels", type=click.IntRange(1, 9), default=6, show_default=True,
-              help="ax ay az (m/s^2), gx gy gz (deg/s), mx my mz (uT), in that order.")
-@click.option("--variable-length", is_flag=True, help="Random lengths, zero-padded tails and a lengths array.")
+              help="imu: ax ay az (m/s^2), gx gy gz (deg/s), mx my mz (uT), in that order.")
+@click.option("--variable-length", is_flag=True, help="imu: random lengths, zero-padded tails and a lengths array.")
 @click.option("--hard", is_flag=True,
-              help="Slow gestures on the gyroscope and rare large knocks on it (a set where int8 loses accuracy).")
+              help="imu: slow gestures on the gyroscope and rare large knocks on it (a set where int8 loses accuracy).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def synth(out_path: str, classes: int, per_class: int, steps: int, channels: int, variable_length: bool,
-          hard: bool, seed: int, as_json: bool) -> None:
-    """Write a synthetic IMU gesture dataset (raw sensor units, train + test split).
+def synth(out_path: str, kind: str, classes: int, per_class: int | None, steps: int | None, subsample: int,
+          channels: int, variable_length: bool, hard: bool, seed: int, as_json: bool) -> None:
+    """Write a synthetic dataset (raw sensor units, train + test split).
 
     \b
-    Example:
+    Examples:
       rnnmcu data synth -o data.npz --classes 5 --per-class 120 --steps 64
+      rnnmcu data synth --kind power -o power.npz --subsample 8
     """
-    from rnnmcu.trainer.synth import write_synth
+    from rnnmcu.errors import InputError
 
-    summary = write_synth(out_path, classes=classes, per_class=per_class, steps=steps, channels=channels,
-                          variable_length=variable_length, seed=seed, hard=hard)
+    if kind == "power":
+        from rnnmcu.trainer.synth_power import write_power
+
+        for flag, used in (("--variable-length", variable_length), ("--hard", hard), ("--channels", channels != 6)):
+            if used:
+                raise InputError(f"{flag} applies to --kind imu, not power",
+                                 "leave it out, or make an IMU set with --kind imu")
+        summary = write_power(out_path, classes=classes, per_class=per_class or 60, steps=steps,
+                              subsample=subsample, seed=seed)
+    else:
+        from rnnmcu.trainer.synth import write_synth
+
+        if subsample != 1:
+            raise InputError("--subsample applies to --kind power, not imu", "leave it out")
+        summary = write_synth(out_path, classes=classes, per_class=per_class or 120, steps=steps or 64,
+                              channels=channels, variable_length=variable_length, seed=seed, hard=hard)
     _emit(summary, as_json, title=f"wrote {out_path}")
 
 

@@ -146,3 +146,24 @@ def make_power(classes: int = 5, per_class: int = 60, steps: int = DEFAULT_STEPS
     test = np.asarray(is_test)
     tr, te = rng.permutation(np.flatnonzero(~test)), rng.permutation(np.flatnonzero(test))
     return Dataset(x=x[tr], y=y[tr], class_names=names, x_test=x[te], y_test=y[te])
+
+
+def write_power(out_path: str, classes: int = 5, per_class: int = 60, steps: int | None = None,
+                subsample: int = 1, seed: int = 0) -> dict:
+    """Generate a power set and write it as ``.npz`` or long-form ``.csv`` (atomically).  Returns a
+    small summary for the CLI."""
+    from rnnmcu.trainer import datasets
+
+    lower = str(out_path).lower()
+    if not (lower.endswith(".npz") or lower.endswith(".csv")):
+        raise InputError(f"{out_path}: the output must end in .npz or .csv")
+    steps = DEFAULT_STEPS if steps is None else steps
+    ds = make_power(classes=classes, per_class=per_class, steps=steps, subsample=subsample, seed=seed)
+    if lower.endswith(".npz"):
+        from rnnmcu.data import save_npz
+        save_npz(str(out_path), ds)
+    else:
+        datasets.save_csv(str(out_path), ds, feature_names=list(CHANNEL_NAMES))
+    return {"path": str(out_path), "kind": "power", "train": int(ds.x.shape[0]), "test": int(ds.x_test.shape[0]),
+            "steps": int(ds.x.shape[1]), "subsample": subsample, "channels": list(CHANNEL_NAMES),
+            "classes": ds.class_names, "seed": seed}
