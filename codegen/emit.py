@@ -15,6 +15,7 @@ from rnnmcu import ir
 from rnnmcu.atomic import atomic_file
 from rnnmcu.errors import InputError
 from rnnmcu.codegen import layout
+from rnnmcu.codegen.inspect import trace_layout
 from rnnmcu.codegen.layout import tile_units
 from rnnmcu.codegen.quantize import check_narrow
 from rnnmcu.codegen.qmodel import QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax
@@ -250,19 +251,27 @@ def projection_rows(model: ir.Model, q: QModel) -> int:
 
 
 def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None,
-                     wide: bool = False, proj_steps: int = 0, bench_run: bool = False) -> Generated:
+                     wide: bool = False, proj_steps: int = 0, bench_run: bool = False,
+                     trace: bool = False) -> Generated:
     """The model's C.  ``wide``: recurrent weights in the int16 layout (twice their flash, for the
     Cortex-M DSP kernel that then needs no SXTB16 on weights; rnnmcu build --wide-weights).
     ``proj_steps``: run() computes the first layer's input projections (requantised W x plus bias)
     for blocks of that many steps before stepping through them (projection_rows; 0: off), for
     proj_steps * G*units * 4 bytes more state (rnnmcu build --input-projections); such a build's
-    BENCH times run(), as ``bench_run`` makes any build's (for benchmarks that compare the two)."""
+    BENCH times run(), as ``bench_run`` makes any build's (for benchmarks that compare the two).
+    ``trace``: step() tells the runtime which layer runs and records each layer's outputs for the
+    TRACE debug build (firmware/src/rnnmcu_trace.h; the hooks are empty unless RNNMCU_TRACE)."""
     name = model.name
     prec = q.precision
     if not 0 <= proj_steps <= 4096:
         raise InputError(f"--input-projections {proj_steps}: the block must be 1..4096 steps (0: off)",
                          "choose a block of a few steps, such as 8 or 16")
     proj_rows = projection_rows(model, q) if proj_steps else 0
+    if trace and (prec == "float32" or model.needs_window):
+        raise InputError("a TRACE build records an integer model's steps: "
+                         + ("a float32 model has none" if prec == "float32" else
+                            "this model runs whole windows (Bidirectional or go_backwards), not steps"),
+                         "inspect an int8 or int16 model that streams, or inspect on the host only")
     if wide and prec == "float32":
         raise InputError("--wide-weights stores int8 weights as int16 for the integer kernels; "
                          "a float32 model has float weights",
@@ -444,16 +453,29 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
             first = "int32_t *px" if px else f"const {TI_} *x"
             c.append(f"static void {name}_{fn}({name}_state_t *s, {first}, {T_} *y, int head)\n{{\n")
             src, b = "px" if px else "x", 0
+            tr = trace and not px
+
+            def traced(i: int, l, out: str) -> None:
+                if tr:  # the layer's own output: the last part of its TRACE values
+                    _, off, count = trace_layout(l)[-1]
+                    c.append(f"    RNNMCU_TRACE_VEC({off}u, {out}, {count}u);\n")
+
             for i, l in enumerate(layers):
+                if tr:
+                    c.append(f"    RNNMCU_TRACE_LAYER({i});\n")
                 if _is_rec(l):
                     c.append(f"    {call(i, l, src, '', 'step_px' if px and i == 0 else 'step')}\n")
                     src = f"s->l{i}_h"
+                    traced(i, l, src)
                     if i == last_rec and i < len(layers) - 1:
                         c.append("    if (!head)\n        return;\n")
                 else:
                     dst = f"s->buf[{b}]"
                     c.append(f"    {call(i, l, src, dst)}\n")
+                    traced(i, l, dst)
                     src, b = dst, b ^ 1
+            if tr:
+                c.append("    RNNMCU_TRACE_LAYER(0xFE);\n")
             c.append(f"    if (head)\n        memcpy(y, {src}, sizeof(*y) * {D});\n}}\n\n")
 
         forward("forward", False)
@@ -595,9 +617,10 @@ def write_atomic(path: str, text: str) -> None:
 
 
 def generate(model: ir.Model, q: QModel, out_dir: str, *, max_steps: int | None = None,
-             wide: bool = False, proj_steps: int = 0, bench_run: bool = False) -> list[str]:
+             wide: bool = False, proj_steps: int = 0, bench_run: bool = False, trace: bool = False) -> list[str]:
     """Write the generated model files into ``out_dir``; returns their paths."""
-    g = generate_sources(model, q, max_steps=max_steps, wide=wide, proj_steps=proj_steps, bench_run=bench_run)
+    g = generate_sources(model, q, max_steps=max_steps, wide=wide, proj_steps=proj_steps, bench_run=bench_run,
+                         trace=trace)
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for fname, text in g.files().items():

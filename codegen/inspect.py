@@ -5,7 +5,8 @@ For each tensor (``"<layer>.<tensor>"`` as :class:`rnnmcu.codegen.float_ref.Trac
 plus ``input``) the report gives, over the valid steps of the data:
 
 * the error of the integer value (dequantised) against the float one, per step and in total: the
-  largest absolute error, the RMS error and the relative error (RMS error / RMS float value);
+  largest absolute error, the RMS error and the relative error (RMS error over the RMS of the
+  tensor's float values over all steps);
 * the range the quantiser calibrated (what the integer type can hold at the tensor's scale)
   against the range the float values actually use;
 * the saturations, and the steps where they happen;
@@ -50,6 +51,31 @@ def _rec_scales(ql: QRecurrent, tensor: str) -> tuple[np.ndarray, float]:
     if tensor == "c":  # an LSTM's cell, or an int8 GRU's 16-bit state (h at s_h / 2^k)
         return np.full(n, ql.s_c if ql.base_cell == "lstm" else ql.s_h / 2 ** ql.k), INT16_MAX
     return np.full(n, ql.s_h), None  # h: the activation type
+
+
+def trace_layout(ql) -> list[tuple[str, int, int]]:
+    """``(tensor, offset, count)`` of a quantised layer's values in a device TRACE reply, in order
+    (firmware/src/rnnmcu_trace.h is the same table in C): a recurrent layer's pre (G*n, gate-major),
+    gate (R*n), cand (n), c (n, LSTM or an int8 GRU's 16-bit state), h (n); a Dense layer's pre and
+    out; an Activation or Softmax layer's out."""
+    if isinstance(ql, QRecurrent):
+        n, base = ql.units, ql.base_cell
+        G, R = {"lstm": (4, 3), "gru": (3, 2), "simple": (1, 0)}[base]
+        parts = [("pre", G * n)] + ([("gate", R * n), ("cand", n)] if R else [])
+        parts += [("c", n)] if base == "lstm" or ql.state16 else []
+        parts += [("h", n)]
+    elif isinstance(ql, QDense):
+        d = int(ql.w.shape[0])
+        parts = [("pre", d), ("out", d)]
+    elif isinstance(ql, (QActivation, QSoftmax)):
+        parts = [("out", ql.dim)]
+    else:
+        raise ValueError(f"{type(ql).__name__} layers are not traced (window-only models have no step)")
+    out, at = [], 0
+    for name, count in parts:
+        out.append((name, at, count))
+        at += count
+    return out
 
 
 def tensor_scales(q: QModel) -> dict[str, tuple[np.ndarray, int]]:
@@ -124,12 +150,13 @@ class _Acc:
     def summary(self, limit_real: float, sats: dict[int, int]) -> dict[str, Any]:
         n = np.maximum(self.n, 1)
         rms_err = np.sqrt(self.sse / n)
-        rms_f = np.sqrt(self.ssf / n)
-        rel = np.where(rms_f > 0, rms_err / np.maximum(rms_f, 1e-30), 0.0)
         live = self.n > 0
         tot_n = max(float(self.n.sum()), 1.0)
         tot_rms = math.sqrt(float(self.sse.sum()) / tot_n)
         tot_f = math.sqrt(float(self.ssf.sum()) / tot_n)
+        # relative to the tensor's RMS over all steps: a step where the values happen to be small
+        # (the first, from a zero state) does not look like drift
+        rel = rms_err / tot_f if tot_f > 0 else np.zeros_like(rms_err)
         over = np.nonzero(live & (rel > DRIFT_REL))[0]
         return {
             "max_abs_error": float(self.maxerr.max(initial=0.0)),

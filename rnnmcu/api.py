@@ -127,6 +127,104 @@ def masked_real_steps(model, x: np.ndarray, lengths: np.ndarray | None) -> int:
     return int(np.count_nonzero(float_ref.mask_steps(model, x) & valid))
 
 
+def inspect(model_path: str, data_path: str, keras_path: str | None = None, *, max_seqs: int | None = None,
+            plot: str | None = None, board: str | None = None, port: str | None = None,
+            device_seqs: int = 2) -> dict[str, Any]:
+    """Where the quantised model drifts from the float one, tensor by tensor and step by step
+    (:mod:`rnnmcu.codegen.inspect`), on the data's test split (or its sequences).  ``plot`` writes
+    the PNG; ``board``/``port`` also compares the device's own intermediates (a TRACE build) with
+    the integer reference on the first ``device_seqs`` sequences."""
+    from rnnmcu.codegen import float_ref, inspect as insp, qmodel
+
+    model, q = qmodel.load(model_path)
+    if q.precision == "float32":
+        raise InputError("a float32 model has no integer arithmetic to inspect",
+                         "convert with --precision int8 or int16, or check float32 with `rnnmcu eval --keras`")
+    ds = _load_dataset(data_path, model)
+    x, L = (ds.x_test, ds.lengths_test) if ds.x_test is not None else (ds.x, ds.lengths)
+    if max_seqs is not None:
+        x, L = x[:max_seqs], None if L is None else L[:max_seqs]
+    if plot is not None:
+        _check_out_path(plot)
+    _say(f"inspecting {model.name} ({q.precision}) on {x.shape[0]} sequences x {x.shape[1]} steps")
+    rep = insp.inspect(model, q, x, L)
+    rep["data"] = data_path
+    if keras_path is not None:
+        yf = float_ref.forward(model, x, L)
+        rep["keras_max_abs_error_vs_float_reference"] = float(np.max(np.abs(_keras_predict(keras_path, model, x, L) - yf)))
+    if board is not None or port is not None:
+        rep["device"] = device_trace(model, q, x, L, board=board, port=port, max_seqs=device_seqs)
+    if plot is not None:
+        from rnnmcu.atomic import atomic_path
+
+        with atomic_path(plot, suffix=".png") as tmp:
+            insp.plot(rep, tmp)
+        rep["plot"] = plot
+    return rep
+
+
+def device_trace(model, q, x: np.ndarray, lengths: np.ndarray | None, *, board: str | None = None,
+                 port: str | None = None, max_seqs: int = 2) -> dict[str, Any]:
+    """The device's own intermediate tensors, layer by layer and step by step (TRACE, a debug
+    build: firmware/PROTOCOL.md), against the integer reference's, bit for bit, on the first
+    ``max_seqs`` sequences that have steps.  ``port``: a TRACE build already running there."""
+    from rnnmcu.codegen import float_ref, qref
+
+    if model.needs_window:
+        raise InputError("this model runs whole windows (Bidirectional or go_backwards): a device traces steps",
+                         "inspect it on the host (leave --board/--port out)")
+    if board is None:
+        raise InputError("--port needs --board (the board's serial settings)", "add --board NAME")
+    xc, Lc, _ = float_ref.compress(model, x, lengths)
+    sel = np.nonzero(Lc > 0)[0][:max(1, max_seqs)]
+    xq, L = qref.quantize_inputs(q, xc[sel]), Lc[sel]
+    with tempfile.TemporaryDirectory(prefix="rnnmcu-trace-") as work:
+        with _device_for(board, model, q, work, port, trace=True) as dev:
+            info = dev.sync()
+            if info.model_hash != q.hash32:
+                raise CheckFailed(f"the device runs a different model (hash {info.model_hash:08x}, "
+                                  f"expected {q.hash32:08x})", "flash the TRACE build of this model")
+            if not info.traces:
+                raise InputError("the device's firmware is not a TRACE build",
+                                 f"flash one: rnnmcu build --board {board} --model MODEL.rnnmcu --trace")
+            _say(f"tracing {len(q.layers)} layers over {int(L.sum())} steps on {info.board}")
+            rep = compare_trace(dev, q, xq, L)
+    rep.update({"board": board, "sequences": [int(b) for b in sel]})
+    return rep
+
+
+def compare_trace(dev, q, xq: np.ndarray, lengths: np.ndarray) -> dict[str, Any]:
+    """For each layer, each sequence from a reset, each step: the device's TRACE values against
+    the integer reference's tensors (``xq``: quantised, mask-compressed inputs), bit for bit."""
+    from rnnmcu.codegen import float_ref, qref
+    from rnnmcu.codegen.inspect import trace_layout
+
+    tr = float_ref.Trace()
+    qref.forward(q, xq, lengths, all_steps=True, trace=tr)
+    layouts = [trace_layout(ql) for ql in q.layers]
+    per: dict[str, dict[str, Any]] = {f"{i}.{name}": {"values_checked": 0, "mismatches": 0, "first_mismatch": None}
+                                      for i, lay in enumerate(layouts) for name, _, _ in lay}
+    for i, lay in enumerate(layouts):
+        for b in range(len(xq)):
+            dev.reset()
+            for t in range(int(lengths[b])):
+                got = dev.trace(i, xq[b, t]).astype(np.int64)
+                for name, off, count in lay:
+                    rec = per[f"{i}.{name}"]
+                    want = np.asarray(tr.tensors[f"{i}.{name}"][b, t], dtype=np.int64)
+                    have = got[off:off + count] if got.size >= off + count else np.full(count, -(2 ** 40))
+                    bad = np.nonzero(have != want)[0]
+                    rec["values_checked"] += count
+                    rec["mismatches"] += int(bad.size)
+                    if bad.size and rec["first_mismatch"] is None:
+                        j = int(bad[0])
+                        rec["first_mismatch"] = {"sequence": b, "step": t, "index": j,
+                                                 "expected": int(want[j]), "got": int(have[j])}
+    total = sum(r["mismatches"] for r in per.values())
+    return {"steps": int(np.sum(lengths)), "values_checked": sum(r["values_checked"] for r in per.values()),
+            "mismatches": total, "bit_exact": total == 0, "tensors": per}
+
+
 def _float_c_equivalent(y: np.ndarray) -> np.ndarray:
     return y.astype(np.float32).astype(np.float64)
 
@@ -183,9 +281,10 @@ def generate(model_path: str, out_dir: str, max_steps: int | None = None, wide: 
 
 @contextlib.contextmanager
 def _device_for(board: str, model, q, workdir: str, port: str | None, wide: bool = False,
-                input_projections: int = 0) -> Iterator[Any]:
+                input_projections: int = 0, trace: bool = False) -> Iterator[Any]:
     """A synced-ready Device for ``board``: the given port, or firmware built from ``q`` and
-    started here (the host board as a process, emulated boards under QEMU)."""
+    started here (the host board as a process, emulated boards under QEMU); ``trace``: the TRACE
+    debug build."""
     from rnnmcu import emulator, platformio
     from rnnmcu.boards.loader import load_board
     from rnnmcu.codegen import emit
@@ -201,9 +300,9 @@ def _device_for(board: str, model, q, workdir: str, port: str | None, wide: bool
         raise InputError(f"board {board!r} is a real board: rnnmcu test needs --port",
                          f"flash it with `rnnmcu flash --board {board} --port PORT`, then pass --port PORT")
     gen = os.path.join(workdir, "gen")
-    emit.generate(model, q, gen, wide=wide, proj_steps=input_projections)
-    _say(f"building firmware for {board}")
-    res = platformio.build(platformio.generate_project(b, gen, os.path.join(workdir, "project")), b)
+    emit.generate(model, q, gen, wide=wide, proj_steps=input_projections, trace=trace)
+    _say(f"building {'the TRACE firmware' if trace else 'firmware'} for {board}")
+    res = platformio.build(platformio.generate_project(b, gen, os.path.join(workdir, "project"), trace=trace), b)
     if b.kind == "host":
         with Device(open_transport(platformio.transport_url(res))) as dev:
             yield dev

@@ -75,11 +75,12 @@ def default_project_dir(board: str) -> Path:
 def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
                    out_dir: str | os.PathLike[str] | None = None, *, verbose: bool = False,
                    framework: str | None = None, baud: int | None = None, wide: bool = False,
-                   input_projections: int = 0):
+                   input_projections: int = 0, trace: bool = False):
     """Generate the model C for ``model_path`` (.rnnmcu), a firmware project for ``board`` (with
     ``framework``, default the board's) in ``out_dir`` and build it; ``wide``: recurrent weights
     in the int16 layout (twice their flash; faster on Cortex-M with DSP and on Xtensa);
-    ``input_projections``: run() computes the first layer's W x that many steps at a time.  Returns
+    ``input_projections``: run() computes the first layer's W x that many steps at a time;
+    ``trace``: the TRACE debug build (rnnmcu inspect --port reads its intermediate tensors).  Returns
     rnnmcu.platformio.BuildResult; a real board that cannot be built here raises ToolchainError
     after writing the project (its message names the folder and the command to finish)."""
     from rnnmcu import platformio
@@ -105,8 +106,8 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
                   f"on {b.arch} the portable kernel runs the int16 weights (slower than the compact layout's, "
                   "and the weights take twice the flash)")
     with tempfile.TemporaryDirectory(prefix="rnnmcu-gen-") as gen:
-        emit.generate(ir_model, q, gen, wide=wide, proj_steps=input_projections)
-        project = platformio.generate_project(b, gen, out, baud=baud)
+        emit.generate(ir_model, q, gen, wide=wide, proj_steps=input_projections, trace=trace)
+        project = platformio.generate_project(b, gen, out, baud=baud, trace=trace)
     _progress(f"rnnmcu: project for {b.name}"
               + (f" ({b.framework})" if b.framework else "") + f" at {project}; building")
     return platformio.build(project, b, verbose=verbose)
@@ -134,15 +135,19 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
                    "N x gates x units x 4 bytes more RAM (0: off, the default). Same outputs; measured "
                    "1-1.6% faster on Xtensa LX106 and up to 1.8% slower on Cortex-M4 and RV32 (README). "
                    "step() is unchanged.")
+@click.option("--trace", is_flag=True,
+              help="The TRACE debug build: it also answers TRACE, a step that returns one layer's "
+                   "intermediate tensors (rnnmcu inspect --board/--port compares them with the reference).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--verbose", is_flag=True, help="Show PlatformIO's output.")
 def build(board_name: str, model_path: str, out_dir: str | None, framework: str | None,
-          baud: int | None, wide: bool, input_projections: int, as_json: bool, verbose: bool) -> None:
+          baud: int | None, wide: bool, input_projections: int, trace: bool, as_json: bool,
+          verbose: bool) -> None:
     """Build the firmware for a board: generated model + runtime + board entry, via PlatformIO
     (the host board with the native compiler).  Prints flash/RAM against the board's budget.
     Offline, a real board's project is still written; the error says how to finish it online."""
     result = build_firmware(board_name, model_path, out_dir, verbose=verbose, framework=framework,
-                            baud=baud, wide=wide, input_projections=input_projections)
+                            baud=baud, wide=wide, input_projections=input_projections, trace=trace)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.summary())
 
 

@@ -497,6 +497,84 @@ def eval_cmd(model_path: str, data_path: str, keras_path: str | None, as_json: b
     emit(metrics, as_json, title=f"evaluation of {model_path} on {data_path}")
 
 
+@main.command("inspect", context_settings=CONTEXT_SETTINGS)
+@click.argument("model_path", metavar="MODEL.rnnmcu",
+                type=ExistingFile("rnnmcu model", "make one with `rnnmcu convert`"))
+@click.option("--data", "data_path", required=True, type=DataFile(), metavar="DATA.npz",
+              help="Sequences to inspect (.npz; its test split if it has one).")
+@click.option("--keras", "keras_path", type=ExistingFile("Keras model"), default=None, metavar="MODEL.keras",
+              help="Also compare the float reference with the original Keras model.")
+@click.option("--board", default=None, metavar="BOARD",
+              help="Also check the device's own intermediate tensors (a TRACE build, built and started "
+                   "here for host and qemu-* boards) against the integer reference, bit for bit.")
+@click.option("--port", default=None, metavar="URL",
+              help="A TRACE build already running on this port (rnnmcu build --trace); needs --board.")
+@click.option("--max-seqs", type=click.IntRange(1), default=None, metavar="N", help="Inspect at most N sequences.")
+@click.option("--device-seqs", type=click.IntRange(1), default=2, show_default=True, metavar="N",
+              help="Sequences traced on the device (each step of each layer is one request).")
+@click.option("--plot", type=OutputPath(), default=None, metavar="FILE.png",
+              help="Write a PNG: error over the steps per layer, each tensor's values against its integer range.")
+@json_option
+def inspect_cmd(model_path: str, data_path: str, keras_path: str | None, board: str | None, port: str | None,
+                max_seqs: int | None, device_seqs: int, plot: str | None, as_json: bool) -> None:
+    """Where a quantised model drifts from float: per layer, per tensor, per step.
+
+    Runs the float and the integer reference side by side and compares every internal tensor
+    (gate pre-activations, gates, the candidate, c, h, layer outputs): the error per step, the
+    calibrated range against the range used, saturations and where they happen, the step where
+    each tensor starts to drift, and per sequence the first step at which the class flips.
+    With --board the device's own tensors are checked against the reference bit for bit.
+
+    \b
+    Examples:
+      rnnmcu inspect model.rnnmcu --data data.npz --plot drift.png
+      rnnmcu inspect model.rnnmcu --data data.npz --board qemu-m4
+    """
+    rep = _api("inspect")(model_path, data_path, keras_path, max_seqs=max_seqs, plot=plot, board=board,
+                          port=port, device_seqs=device_seqs)
+    if as_json:
+        emit(rep, True)
+        return
+    _print_inspect(rep)
+    dev = rep.get("device")
+    if dev is not None and not dev["bit_exact"]:
+        raise click.exceptions.Exit(1)
+
+
+def _print_inspect(rep: dict) -> None:
+    click.echo(f"inspection of {rep['model']} ({rep['precision']}) on {rep['data']}: "
+               f"{rep['sequences']} sequences x {rep['steps']} steps")
+    head = (f"  {'tensor':10} {'calibrated':>10} {'used':>9} {'max err':>9} {'rms err':>9} {'rel err':>8} "
+            f"{'saturated':>9} {'drifts at':>9}")
+    click.echo(head)
+    for name, t in rep["tensors"].items():
+        drift = "-" if t["drift_step"] is None else str(t["drift_step"])
+        click.echo(f"  {name:10} {t['calibrated_range']:10.4g} {t['used_range']:9.4g} {t['max_abs_error']:9.3g} "
+                   f"{t['rms_error']:9.3g} {t['relative_error']:8.2%} {t['saturations']:9d} {drift:>9}")
+    out = rep["outputs"]
+    ds = rep.get("drift_starts")
+    click.echo(f"  drift starts: " + (f"{ds['tensor']} at step {ds['step']} (relative error over "
+                                       f"{ds['threshold']:.0%})" if ds else "nowhere (every tensor stays "
+                                                                            "within 5% of its RMS)"))
+    click.echo(f"  final class agrees with float on {out['final_agreement']:.2%} of the sequences; "
+               f"the class flips at some step in {out['sequences_flipped']}"
+               + (f" (median first flip at step {out['first_flip_median']:.0f})" if out["first_flip_median"] is not None else ""))
+    if "keras_max_abs_error_vs_float_reference" in rep:
+        click.echo(f"  Keras vs the float reference: max abs error {rep['keras_max_abs_error_vs_float_reference']:.3g}")
+    dev = rep.get("device")
+    if dev is not None:
+        verdict = "bit-exact" if dev["bit_exact"] else f"{dev['mismatches']} values differ"
+        click.echo(f"  device ({dev['board']}): {dev['values_checked']} intermediate values over {dev['steps']} "
+                   f"steps of {len(dev['sequences'])} sequences: {verdict}")
+        for name, t in dev["tensors"].items():
+            if t["mismatches"]:
+                m = t["first_mismatch"]
+                click.echo(f"    {name}: {t['mismatches']} differ, first at sequence {m['sequence']} step {m['step']} "
+                           f"index {m['index']} (expected {m['expected']}, got {m['got']})")
+    if rep.get("plot"):
+        click.echo(f"  plot: {rep['plot']}")
+
+
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("model_path", metavar="MODEL.rnnmcu",
                 type=ExistingFile("rnnmcu model", "make one with `rnnmcu convert`"))

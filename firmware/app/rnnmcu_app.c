@@ -8,6 +8,7 @@
 #include "rnnmcu_model_iface.h"
 #include "rnnmcu_port.h"
 #include "rnnmcu_proto.h"
+#include "rnnmcu_trace.h"
 
 /* Frame buffers, word-aligned so the payload (offset 4) can be handed to the model as
  * int16_t / float arrays. */
@@ -131,7 +132,11 @@ static rnnmcu_proto_err_t rnnmcu_app_info(size_t plen, size_t *out_len)
     TX_PAYLOAD[0] = (uint8_t)RNNMCU_PROTO_VERSION;
     TX_PAYLOAD[1] = m->precision;
     TX_PAYLOAD[2] = m->elem_size;
+#ifdef RNNMCU_TRACE
+    TX_PAYLOAD[3] = (uint8_t)(m->flags | RNNMCU_MODEL_TRACE);
+#else
     TX_PAYLOAD[3] = m->flags;
+#endif
     wr16(TX_PAYLOAD + 4, m->input_dim);
     wr16(TX_PAYLOAD + 6, m->output_dim);
     wr16(TX_PAYLOAD + 8, m->max_steps);
@@ -216,6 +221,43 @@ static rnnmcu_proto_err_t rnnmcu_app_run(size_t plen, size_t *out_len)
     *out_len = out_bytes;
     return RNNMCU_PROTO_OK;
 }
+
+#ifdef RNNMCU_TRACE
+/* TRACE (a debug build's): one step on one input vector, like STEP, whose reply is one layer's
+ * intermediate values (firmware/src/rnnmcu_trace.h): count:u16, then count int16 values.  The
+ * step's own output goes to the receive buffer after the input. */
+static rnnmcu_proto_err_t rnnmcu_app_trace(size_t plen, size_t *out_len)
+{
+    const rnnmcu_model_desc_t *m = &rnnmcu_app_model;
+    uint32_t in_bytes = rnnmcu_app_in_bytes(m->input_dim);
+    uint32_t y_at = (in_bytes + 3u) & ~3u;
+    int rc;
+    if (!rnnmcu_app_can_step()) {
+        return RNNMCU_PROTO_ERR_STEP_UNSUPPORTED;
+    }
+    if (plen != 1u + in_bytes) {
+        return RNNMCU_PROTO_ERR_BAD_LENGTH;
+    }
+    if (y_at + rnnmcu_app_bytes(m->output_dim) > RNNMCU_PROTO_MAX_PAYLOAD) {
+        return RNNMCU_PROTO_ERR_MODEL;
+    }
+    rnnmcu_trace_want = RX_PAYLOAD[0];
+    memmove(RX_PAYLOAD, RX_PAYLOAD + 1, in_bytes); /* realign the values */
+    rnnmcu_trace_buf = (int16_t *)(void *)(TX_PAYLOAD + 2);
+    rnnmcu_trace_cap = (RNNMCU_PROTO_MAX_PAYLOAD - 2u) / 2u;
+    rnnmcu_trace_len = 0u;
+    rnnmcu_trace_overflow = 0u;
+    rc = m->step(m->state, RX_PAYLOAD, RX_PAYLOAD + y_at);
+    rnnmcu_trace_buf = 0;
+    rnnmcu_trace_want = 0xFFu;
+    if (rc != 0 || rnnmcu_trace_overflow) {
+        return RNNMCU_PROTO_ERR_MODEL; /* or the layer's values do not fit a reply */
+    }
+    wr16(TX_PAYLOAD, (uint16_t)rnnmcu_trace_len);
+    *out_len = 2u + 2u * rnnmcu_trace_len;
+    return RNNMCU_PROTO_OK;
+}
+#endif
 
 /* BENCH: reset, time n calls of step (or one run over n copies of the vector for window-only
  * models and models flagged RNNMCU_MODEL_BENCH_RUN, e.g. run() computing input projections
@@ -302,7 +344,11 @@ static void rnnmcu_app_dispatch(size_t frame_len)
         rnnmcu_app_send_error(seq, RNNMCU_PROTO_ERR_BAD_LENGTH);
         return;
     }
+#ifdef RNNMCU_TRACE
+    if (type < (uint8_t)RNNMCU_PROTO_INFO || type > (uint8_t)RNNMCU_PROTO_TRACE) {
+#else
     if (type < (uint8_t)RNNMCU_PROTO_INFO || type > (uint8_t)RNNMCU_PROTO_BENCH) {
+#endif
         rnnmcu_app_send_error(seq, RNNMCU_PROTO_ERR_UNKNOWN_TYPE);
         return;
     }
@@ -323,6 +369,11 @@ static void rnnmcu_app_dispatch(size_t frame_len)
     case RNNMCU_PROTO_RUN:
         err = rnnmcu_app_run(plen, &out_len);
         break;
+#ifdef RNNMCU_TRACE
+    case RNNMCU_PROTO_TRACE:
+        err = rnnmcu_app_trace(plen, &out_len);
+        break;
+#endif
     default:
         err = rnnmcu_app_bench(plen, &out_len);
         break;

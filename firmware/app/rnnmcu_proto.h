@@ -35,7 +35,8 @@ typedef enum {
     RNNMCU_PROTO_RESET = 0x02,
     RNNMCU_PROTO_STEP = 0x03,
     RNNMCU_PROTO_RUN = 0x04,
-    RNNMCU_PROTO_BENCH = 0x05
+    RNNMCU_PROTO_BENCH = 0x05,
+    RNNMCU_PROTO_TRACE = 0x06  /* a TRACE build's only (rnnmcu build --trace): UNKNOWN_TYPE otherwise */
 } rnnmcu_proto_type_t;
 
 #define RNNMCU_PROTO_REPLY 0x80u

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "rnnmcu_trace.h" /* the TRACE debug build's hooks (empty unless RNNMCU_TRACE) */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

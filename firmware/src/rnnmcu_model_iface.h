@@ -29,6 +29,7 @@ typedef enum {
                                             * path this build is for (--input-projections) */
 #define RNNMCU_MODEL_INPUT16         0x10u /* the inputs are int16 (in_elem_size 2) while the outputs
                                             * are int8: an int8 model's 16-bit inputs */
+#define RNNMCU_MODEL_TRACE           0x20u /* INFO only: the firmware answers TRACE (rnnmcu build --trace) */
 
 typedef struct {
     const char *name;          /* model name (C identifier) */

@@ -24,6 +24,7 @@
 
 #include "rnnmcu_kernels.h"
 #include "rnnmcu_ops.h"
+#include "rnnmcu_trace.h"
 
 #define RNNMCU_CAT2(a, b) a##_##b
 #define RNNMCU_CAT(a, b) RNNMCU_CAT2(a, b)
@@ -102,8 +103,9 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gate_rows)(const rnnmcu_rnn_q_t *p, int32_t *
 {
     RNNMCU_ROW_LOCALS;
     uint32_t r;
+    /* (traced as the untiled GRU's rows: pre-activation at row r, gate value at 3 * n + r) */
     for (r = r0; r < r1; r++)
-        ax[r] = rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_PRE(r)));
+        ax[r] = RNNMCU_TAB(tab, RNNMCU_PRE(r), r, 3u * p->units + r);
 }
 
 /* ---- the tiled steps (every cell form but GRU reset_after=0): rnnmcu_qtiles_impl.h, once for
@@ -201,8 +203,10 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_pre_rows)(const rnnmcu_rnn_q_t *p, int32_t *a
 {
     RNNMCU_ROW_LOCALS;
     uint32_t r;
-    for (r = r0; r < r1; r++)
+    for (r = r0; r < r1; r++) {
         ax[r] = rnnmcu_sat16_32(RNNMCU_PRE(r));
+        RNNMCU_TRACE_PUT(r, ax[r]);
+    }
 }
 
 /* GRU h_t: row z (whose peephole, in a peephole GRU, sees the new candidate) blends h_{t-1} and
@@ -220,11 +224,14 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gru_update)(const rnnmcu_rnn_q_t *p, const in
     for (j = 0; j < n; j++) {
         const int32_t ht = rnnmcu_table(tab_act, ax[2u * n + j]);
         int32_t zz = RNNMCU_PRE(j);
+        RNNMCU_TRACE_PUT(RNNMCU_TR_CAND(3u, 2u, n, j), ht);
         if (pp) /* peephole GRU: z sees the new candidate */
             zz += RNNMCU_PEEP(pp[j] * ht, 0);
         {
-            const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
+            const int32_t z = RNNMCU_TAB(tab_rec, zz, RNNMCU_TR_PRE(n, 0u, j), RNNMCU_TR_GATE(3u, n, 0u, j));
             RNNMCU_GRU_H(h[j], h[j], c + j, z, ht);
+            if (state16)
+                RNNMCU_TRACE_PUT(RNNMCU_TR_C(3u, 2u, n, j), c[j]);
         }
     }
 }
@@ -290,6 +297,7 @@ void RNNMCU_FN(rnnmcu_dense)(const rnnmcu_dense_q_t *p, const RNNMCU_ACT_T *x, R
     RNNMCU_MV(p->w, x, p->output_dim, p->input_dim, scratch, scratch + p->output_dim);
     for (r = 0; r < p->output_dim; r++) {
         const int32_t pre = rnnmcu_sat16_32(rnnmcu_rq32(scratch[r], p->m[r], p->sh[r]) + p->b[r]);
+        RNNMCU_TRACE_PUT(r, pre);
         y[r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(p->tab, pre), p->k));
     }
 }

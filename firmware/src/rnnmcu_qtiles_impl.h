@@ -112,7 +112,7 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_simple_tile)(const rnnmcu_rnn_q_t *p, RNNMCU
     uint32_t r;
     (void)c;
     for (r = 0; r < tu; r++)
-        hn[u0 + r] = SAT_ACT32(rnnmcu_rshr(rnnmcu_table(tab, rnnmcu_sat16_32(RNNMCU_TPRE(r))), k));
+        hn[u0 + r] = SAT_ACT32(rnnmcu_rshr(RNNMCU_TAB(tab, RNNMCU_TPRE(r), u0 + r, RNNMCU_TR_NONE), k));
 }
 
 /* One function per cell, so that the linker keeps only the cells a model uses; rnnmcu_rnn_step
@@ -135,11 +135,16 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_lstm_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_T
         const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
         uint32_t r;
         /* unrolled by unit: a loop over rows choosing the table per row is 3% slower on Cortex-M4 */
+        /* (traced: unit u0 + r / 4; pre-activations by gate, gate values i, f, o, the candidate g) */
         for (r = 0; r < 4u * tu; r += 4u) {
-            ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_TPRE(r)));
-            ax[r + 1u] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_TPRE(r + 1u)));
-            ax[r + 2u] = rnnmcu_table(tab_act, rnnmcu_sat16_32(RNNMCU_TPRE(r + 2u)));
-            ax[r + 3u] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_TPRE(r + 3u)));
+            ax[r] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r), RNNMCU_TR_PRE(p->units, 0u, u0 + r / 4u),
+                               RNNMCU_TR_GATE(4u, p->units, 0u, u0 + r / 4u));
+            ax[r + 1u] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + 1u), RNNMCU_TR_PRE(p->units, 1u, u0 + r / 4u),
+                                    RNNMCU_TR_GATE(4u, p->units, 1u, u0 + r / 4u));
+            ax[r + 2u] = RNNMCU_TAB(tab_act, RNNMCU_TPRE(r + 2u), RNNMCU_TR_PRE(p->units, 2u, u0 + r / 4u),
+                                    RNNMCU_TR_CAND(4u, 3u, p->units, u0 + r / 4u));
+            ax[r + 3u] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + 3u), RNNMCU_TR_PRE(p->units, 3u, u0 + r / 4u),
+                                    RNNMCU_TR_GATE(4u, p->units, 2u, u0 + r / 4u));
         }
     }
     c += u0;
@@ -147,6 +152,7 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_lstm_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_T
         const int32_t c_new = RNNMCU_LSTM_C(ax[0], ax[1], ax[2], (int32_t)c[j]);
         hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(ax[3] * rnnmcu_table(tab_out, rnnmcu_sat16_32(c_new * ((int32_t)1 << cs))), qk));
         c[j] = (int16_t)c_new;
+        RNNMCU_TRACE_PUT(RNNMCU_TR_C(4u, 3u, p->units, u0 + j), c_new);
     }
 }
 
@@ -170,9 +176,12 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_lstm_peep_tile)(const rnnmcu_rnn_q_t *p, RNN
     for (j = 0; j < tu; j++) {
         const uint32_t r = 4u * j;
         const int32_t cj = c[j];
-        ax[r] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_TPRE(r) + RNNMCU_PEEP(pp[j] * cj, 0)));
-        ax[r + 1u] = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_TPRE(r + 1u) + RNNMCU_PEEP(pp[n + j] * cj, 1)));
-        ax[r + 2u] = rnnmcu_table(p->tab_act, rnnmcu_sat16_32(RNNMCU_TPRE(r + 2u)));
+        ax[r] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r) + RNNMCU_PEEP(pp[j] * cj, 0), RNNMCU_TR_PRE(n, 0u, u0 + j),
+                           RNNMCU_TR_GATE(4u, n, 0u, u0 + j));
+        ax[r + 1u] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + 1u) + RNNMCU_PEEP(pp[n + j] * cj, 1),
+                                RNNMCU_TR_PRE(n, 1u, u0 + j), RNNMCU_TR_GATE(4u, n, 1u, u0 + j));
+        ax[r + 2u] = RNNMCU_TAB(p->tab_act, RNNMCU_TPRE(r + 2u), RNNMCU_TR_PRE(n, 2u, u0 + j),
+                                RNNMCU_TR_CAND(4u, 3u, n, u0 + j));
     }
     {
         const int32_t q = p->q, qk = p->q + p->k, cs = p->cs;
@@ -181,9 +190,10 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_lstm_peep_tile)(const rnnmcu_rnn_q_t *p, RNN
             const uint32_t r = 4u * j;
             const int32_t c_new = RNNMCU_LSTM_C(ax[r], ax[r + 1u], ax[r + 2u], (int32_t)c[j]);
             const int32_t zo = RNNMCU_TPRE(r + 3u) + RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
-            const int32_t o_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zo));
+            const int32_t o_ = RNNMCU_TAB(tab_rec, zo, RNNMCU_TR_PRE(n, 3u, u0 + j), RNNMCU_TR_GATE(4u, n, 2u, u0 + j));
             hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(o_ * rnnmcu_table(tab_out, rnnmcu_sat16_32(c_new * ((int32_t)1 << cs))), qk));
             c[j] = (int16_t)c_new;
+            RNNMCU_TRACE_PUT(RNNMCU_TR_C(4u, 3u, n, u0 + j), c_new);
         }
     }
 }
@@ -209,10 +219,12 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_gru_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_TI
         const int16_t *const tab_rec = p->tab_rec;
         for (j = 0; j < tu; j++) {
             const uint32_t r = 3u * j + 1u, rc = 3u * j + 2u;
-            const int32_t r_ = rnnmcu_table(tab_rec, rnnmcu_sat16_32(RNNMCU_TPRE(r)));
+            const int32_t r_ = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r), RNNMCU_TR_PRE(p->units, 1u, u0 + j),
+                                          RNNMCU_TR_GATE(3u, p->units, 1u, u0 + j));
             const int32_t px_ = rnnmcu_sat16_32(RNNMCU_TPX(rc));
             const int32_t ph = rnnmcu_sat16_32(rnnmcu_rq32_le(ah[rc], rq[rc].mh, rq[rc].lh, rq[rc].eh) + b_rec[j]);
             ax[rc] = rnnmcu_sat16_32(px_ + rnnmcu_rshr(r_ * ph, q));
+            RNNMCU_TRACE_PUT(RNNMCU_TR_PRE(p->units, 2u, u0 + j), ax[rc]);
         }
     }
     {
@@ -224,11 +236,15 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_gru_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_TI
             const uint32_t r = 3u * j;
             const int32_t ht = rnnmcu_table(tab_act, ax[r + 2u]);
             int32_t zz = RNNMCU_TPRE(r);
+            RNNMCU_TRACE_PUT(RNNMCU_TR_CAND(3u, 2u, p->units, u0 + j), ht);
             if (pp) /* peephole GRU: z sees the new candidate */
                 zz += RNNMCU_PEEP(pp[j] * ht, 0);
             {
-                const int32_t z = rnnmcu_table(tab_rec, rnnmcu_sat16_32(zz));
+                const int32_t z = RNNMCU_TAB(tab_rec, zz, RNNMCU_TR_PRE(p->units, 0u, u0 + j),
+                                             RNNMCU_TR_GATE(3u, p->units, 0u, u0 + j));
                 RNNMCU_GRU_H(hn[u0 + j], h[u0 + j], c + u0 + j, z, ht);
+                if (state16)
+                    RNNMCU_TRACE_PUT(RNNMCU_TR_C(3u, 2u, p->units, u0 + j), c[u0 + j]);
             }
         }
     }

@@ -28,6 +28,7 @@ FLAG_OUTPUT_SEQUENCE = 0x02
 FLAG_MASKING = 0x04
 FLAG_BENCH_RUN = 0x08  # BENCH times run() (e.g. --input-projections builds)
 FLAG_INPUT16 = 0x10  # the inputs are int16 while the outputs are int8 (an int8 model's 16-bit inputs)
+FLAG_TRACE = 0x20  # INFO only: the firmware answers TRACE (rnnmcu build --trace)
 
 
 class MsgType(enum.IntEnum):
@@ -36,6 +37,7 @@ class MsgType(enum.IntEnum):
     STEP = 0x03
     RUN = 0x04
     BENCH = 0x05
+    TRACE = 0x06  # answered by a TRACE build only (FLAG_TRACE); UNKNOWN_TYPE otherwise
 
 
 class ErrorCode(enum.IntEnum):
@@ -287,6 +289,11 @@ class DeviceInfo:
     def output_sequence(self) -> bool:
         return bool(self.flags & FLAG_OUTPUT_SEQUENCE)
 
+    @property
+    def traces(self) -> bool:
+        """The firmware is a TRACE build: it answers TRACE."""
+        return bool(self.flags & FLAG_TRACE)
+
     def max_window(self) -> int:
         """Largest T a RUN accepts: max_steps, the request size and the reply size all limit it."""
         per_in = self.input_dim * self.in_elem_size
@@ -381,3 +388,17 @@ def run_payload(window: np.ndarray) -> bytes:
 
 def bench_payload(values: np.ndarray, n: int) -> bytes:
     return struct.pack("<H", n) + np.ascontiguousarray(values).tobytes()
+
+
+def trace_payload(layer: int, values: np.ndarray) -> bytes:
+    return struct.pack("<B", layer) + np.ascontiguousarray(values).tobytes()
+
+
+def parse_trace(payload: bytes) -> np.ndarray:
+    """A TRACE reply: count:u16, then count int16 values."""
+    if len(payload) < 2:
+        raise ProtocolError(f"TRACE reply of {len(payload)} bytes has no count", payload)
+    (n,) = struct.unpack_from("<H", payload)
+    if len(payload) != 2 + 2 * n:
+        raise ProtocolError(f"TRACE reply of {len(payload)} bytes for {n} values", payload)
+    return np.frombuffer(payload, dtype="<i2", offset=2).astype(np.int16)

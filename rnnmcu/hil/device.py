@@ -221,6 +221,18 @@ class Device:
             raise ProtocolError(f"BENCH reply counts {result.n} repeats, {n} were asked")
         return result
 
+    def trace(self, layer: int, values: np.ndarray) -> np.ndarray:
+        """One step on ``values`` (like STEP: the state advances) whose reply is layer ``layer``'s
+        intermediate values of that step, int16 (firmware/src/rnnmcu_trace.h).  A TRACE build only."""
+        info = self.cached_info
+        if not info.traces:
+            raise InputError("this firmware does not answer TRACE",
+                             "build it with `rnnmcu build --trace` (rnnmcu inspect --board builds one)")
+        if not 0 <= layer <= 255:
+            raise InputError(f"TRACE layer {layer}: must be 0..255", "pass a layer index of the model")
+        x = self._values(values, False, "TRACE")
+        return codec.parse_trace(self._request(MsgType.TRACE, codec.trace_payload(layer, x), f"TRACE layer {layer}"))
+
     def close(self) -> None:
         self.transport.close()
 
