@@ -279,7 +279,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     T_ = CTYPE[prec]
     sfx = SFX[prec]
     # an int8 model whose inputs are int16 (NUMERICS.md, "Wide inputs"): its first layer takes the
-    # 16-bit product (rnnmcu_rnn_proj_s16 + the step_px step, or rnnmcu_dense_s16 and a narrowing)
+    # 16-bit product (the step_x16 steps, or rnnmcu_dense_s16 and a narrowing)
     wide_in = prec == "int8" and q.input_bits == 16
     TI_ = "int16_t" if wide_in else T_
     wsfx = "w16_" if wide else ""  # the wide layout's step functions: rnnmcu_<cell>_step_w16_<sfx>
@@ -296,7 +296,6 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     steps = max(1, min(steps, 65535))
     proj_steps = min(proj_steps, steps)  # a block longer than the longest window only costs RAM
     l0 = layers[0]
-    wide_rows = max((_gates(d) * d.units for _, d in _directions(0, l0)), default=0) if wide_in else 0
     wide_dense = _out_dim(l0) if wide_in and isinstance(l0, QDense) else 0
     F, D = model.input_dim, model.output_dim
     maxw = max([F] + [_out_dim(l) for l in layers])
@@ -354,9 +353,6 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     if proj_steps:
         h.append(f"    int32_t proj[{proj_steps * proj_rows}]; /* run(): the first layer's requantised W x "
                  f"for {proj_steps} steps */\n")
-    elif wide_rows:
-        h.append(f"    int32_t proj[{wide_rows}]; /* the first layer's requantised W x of this step "
-                 f"(16-bit inputs) */\n")
     if wide_dense:
         h.append(f"    int16_t wide[{wide_dense}]; /* the first (Dense) layer's output before it is "
                  f"narrowed to int8 */\n")
@@ -410,16 +406,14 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     def call(i, l, src: str, dst: str, step: str = "step") -> str:
         """The call of layer i; a recurrent layer's ``step`` function is step, or step_px (its
         input is the requantised W x in ``src``).  With 16-bit inputs the first layer (i 0, 0f,
-        0b) multiplies them in the int16 kernel: a recurrent step takes that product as its px, a
-        Dense layer's output is narrowed to int8."""
+        0b) multiplies them in the int16 kernel: a recurrent layer's step_x16, a Dense layer's
+        int16 form whose output is narrowed to int8."""
         p = f"&{name}_l{i}"
         wide_first = wide_in and str(i) in ("0", "0f", "0b") and step == "step"
         if _is_rec(l):
             cc = f"s->l{i}_c" if _has_c(l) else "0"
-            if wide_first:
-                return (f"rnnmcu_rnn_proj_{wsfx}s16({p}, {src}, 1, s->proj, s->scratch);\n"
-                        f"    rnnmcu_{_step_fn(l, prec)}_step_px_{wsfx}{sfx}({p}, s->proj, s->l{i}_h, {cc}, s->scratch);")
-            return f"rnnmcu_{_step_fn(l, prec)}_{step}_{wsfx}{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
+            fn = "step_x16" if wide_first else step
+            return f"rnnmcu_{_step_fn(l, prec)}_{fn}_{wsfx}{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
         if isinstance(l, QDense) and wide_first:
             return (f"rnnmcu_dense_s16({p}, {src}, s->wide, s->scratch);\n"
                     f"    rnnmcu_narrow_s16_s8(s->wide, {_out_dim(l)}, {dst});")

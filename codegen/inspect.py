@@ -299,3 +299,51 @@ def plot(report: dict[str, Any], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def describe_precision(q: QModel) -> str:
+    """What a quantised model's precision means, in words (NUMERICS.md's naming)."""
+    if q.precision == "float32":
+        return "float32 weights and activations"
+    if q.precision == "int16":
+        return "int8 weights, int16 activations and state (16x8)"
+    extra = ["16-bit inputs"] if q.input_bits == 16 else []
+    if any(getattr(ql, "state16", False) for l in q.layers for ql in _directions(l)):
+        extra.append("a 16-bit GRU state")
+    return "int8 weights and activations (8x8)" + (f", with {' and '.join(extra)}" if extra else "")
+
+
+def _directions(ql) -> list:
+    return [ql.forward, ql.backward] if isinstance(ql, QBidirectional) else [ql]
+
+
+def explain_saturations(model: ir.Model, q: QModel, counts: dict[str, int]) -> dict[str, str]:
+    """For each saturation point that clipped (``qref.Saturations`` names), what it is and whether
+    it matters, in a sentence."""
+    out: dict[str, str] = {}
+    for name, n in sorted(counts.items(), key=lambda kv: _layer_key(kv[0])):
+        if not n:
+            continue
+        head, _, tensor = name.rpartition(".")
+        idx = head.split(".")[0]
+        layer = model.layers[int(idx)] if idx.isdigit() and int(idx) < len(model.layers) else None
+        kind = type(layer).__name__ if layer is not None else "layer"
+        cell = getattr(layer, "cell", None) or getattr(getattr(layer, "forward", None), "cell", None)
+        who = f"layer {head} ({cell or kind})"
+        if tensor == "pre" and cell is not None:
+            why = (f"{n} gate pre-activations of {who} reached the end of their int16 range. Harmless "
+                   "where the gate's activation is flat there (sigmoid, tanh: the range ends where they are "
+                   "within 1e-6 of their limit); for a GRU's candidate the parts before the reset gate are "
+                   "clipped too, which can matter")
+        elif tensor == "pre":
+            why = (f"{n} pre-activations of {who} reached the end of their int16 range: the calibration data "
+                   "did not reach values these inputs produce")
+        elif tensor == "c":
+            why = (f"{n} values of {who}'s state (c) reached its calibrated range: on longer or larger inputs "
+                   "than the calibration saw, the state is clipped and the outputs drift")
+        elif tensor == "h":
+            why = f"{n} values of {who}'s output h were clipped to the activation type"
+        else:
+            why = f"{n} outputs of {who} were clipped to the activation type: the calibration never saw them"
+        out[name] = why
+    return out

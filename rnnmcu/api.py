@@ -29,9 +29,15 @@ def _check_data(model, x: np.ndarray, what: str) -> None:
                          "use data recorded with the same channels as the training data")
 
 
+AUTO_ORDER = ("int8", "int16", "float32")  # cheapest first (int16: the same weights, 2-byte activations)
+AUTO_HELD_OUT = 5                           # every 5th calibration sequence checks the choice
+
+
 def convert(keras_path: str, calib_path: str | None, precision: str, out_path: str,
-            name: str | None = None, max_calib: int = 2000) -> dict[str, Any]:
-    """Keras model -> IR -> calibrated, quantised ``.rnnmcu`` file."""
+            name: str | None = None, max_calib: int = 2000, min_agreement: float = 0.995) -> dict[str, Any]:
+    """Keras model -> IR -> calibrated, quantised ``.rnnmcu`` file.  ``precision="auto"`` takes
+    the cheapest of int8, int16 and float32 whose argmax agreement with float, on a held-out fifth of
+    the calibration data (quantised on the rest), is at least ``min_agreement``."""
     from rnnmcu import data as data_mod
     from rnnmcu.codegen import qmodel, quantize
     from rnnmcu.trainer.keras_import import load_keras_model
@@ -48,14 +54,67 @@ def convert(keras_path: str, calib_path: str | None, precision: str, out_path: s
         ds = data_mod.load_npz(calib_path)
         _check_data(model, ds.x, calib_path)
         x, lengths = ds.x[:max_calib], None if ds.lengths is None else ds.lengths[:max_calib]
+    auto = None
+    if precision == "auto":
+        precision, auto = choose_precision(model, x, lengths, min_agreement)
     _say(f"calibrating {model.name} on {x.shape[0]} sequences x {x.shape[1]} steps ({precision})")
     q = quantize.quantize(model, x, lengths, precision)
     qmodel.save(out_path, model, q)
-    return {"model": model.name, "precision": precision, "hash": q.hash, "output": out_path,
-            "masking": model.masking, "input_dim": model.input_dim, "output_dim": model.output_dim,
+    from rnnmcu.codegen.inspect import describe_precision
+
+    return {"model": model.name, "precision": precision, **({"auto": auto} if auto else {}),
+            "scheme": describe_precision(q), "hash": q.hash,
+            "output": out_path, "masking": model.masking, "input_dim": model.input_dim, "output_dim": model.output_dim,
             "layers": [type(l).__name__ for l in model.layers],
             "output_sequence": model.output_sequence, "window_only": model.needs_window,
             **size_summary(model, q)}
+
+
+def choose_precision(model, x: np.ndarray, lengths: np.ndarray | None, min_agreement: float) -> tuple[str, dict]:
+    """The cheapest precision (AUTO_ORDER) whose outputs agree with float on a held-out part of the
+    calibration data (every AUTO_HELD_OUT-th sequence; the rest calibrates), with what each one
+    tried measured and costs."""
+    from types import SimpleNamespace
+
+    from rnnmcu.codegen import float_ref, qref, quantize
+
+    if not 0.0 < min_agreement <= 1.0:
+        raise InputError(f"--min-agreement {min_agreement}: must be in (0, 1]", "e.g. --min-agreement 0.995")
+    n = x.shape[0]
+    held = np.arange(n) % AUTO_HELD_OUT == AUTO_HELD_OUT - 1
+    if held.sum() < 1 or (~held).sum() < 1:
+        raise InputError(f"--precision auto needs at least {AUTO_HELD_OUT} calibration sequences (it holds a "
+                         f"fifth out to check the choice); the data has {n}",
+                         "calibrate with more sequences, or choose --precision int8 or int16")
+    L = None if lengths is None else np.asarray(lengths)
+    xc, Lc = x[~held], None if L is None else L[~held]
+    xh, Lh = x[held], None if L is None else L[held]
+    yf = float_ref.forward(model, xh, Lh)
+    tried = []
+    chosen = AUTO_ORDER[-1]
+    for prec in AUTO_ORDER:
+        cost = size_summary(model, SimpleNamespace(precision=prec))
+        if prec == "float32":
+            tried.append({"precision": prec, "agreement": 1.0, **cost})
+            break
+        try:
+            q = quantize.quantize(model, xc, Lc, prec)
+        except quantize.QuantizationError as e:
+            tried.append({"precision": prec, "refused": e.message, **cost})
+            continue
+        yq = qref.predict(model, q, xh, Lh)
+        agree = compare_outputs(yf, yq, None, model.output_sequence, Lh).get("argmax_agreement")
+        if agree is None:  # one output: agreement within 1 % of the float output's range
+            span = float(np.ptp(yf)) or 1.0
+            agree = float(np.mean(np.abs(yf - yq) <= 0.01 * span))
+        tried.append({"precision": prec, "agreement": agree, **cost})
+        if agree >= min_agreement:
+            chosen = prec
+            break
+    _say(f"--precision auto: {chosen} ("
+         + ", ".join(f"{t['precision']} {t['agreement']:.2%}" if "agreement" in t else f"{t['precision']} refused"
+                     for t in tried) + f" agreement on {int(held.sum())} held-out sequences)")
+    return chosen, {"min_agreement": min_agreement, "held_out_sequences": int(held.sum()), "tried": tried}
 
 
 def size_summary(model, q) -> dict[str, int]:
@@ -105,6 +164,16 @@ def evaluate(model_path: str, data_path: str, keras_path: str | None = None) -> 
     out: dict[str, Any] = {"model": model.name, "precision": q.precision, "sequences": int(x.shape[0])}
     out.update(compare_outputs(yf, yq, y, model.output_sequence, L))
     out["saturations"] = {k: int(v) for k, v in sat.items()}
+    if q.precision != "float32":
+        from rnnmcu.codegen.inspect import describe_precision, explain_saturations
+
+        out["scheme"] = describe_precision(q)
+        notes = explain_saturations(model, q, out["saturations"])
+        if notes:
+            out["saturation_notes"] = notes
+            out["saturation_next"] = ("see where and when with `rnnmcu inspect MODEL --data DATA --plot drift.png`; "
+                                      "calibrate with data that covers what the device will see "
+                                      "(full-length sequences, the largest inputs)")
     out["masking"] = model.masking
     if model.mask_value is not None:
         out["masked_steps"] = masked_real_steps(model, x, L)

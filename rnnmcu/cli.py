@@ -134,10 +134,10 @@ class CName(click.ParamType):
 
 
 class Precision(click.Choice):
-    """``int8``, ``int16`` or ``float32`` (case-insensitive)."""
+    """``int8``, ``int16`` or ``float32`` (case-insensitive); ``auto`` too where it is offered."""
 
-    def __init__(self) -> None:
-        super().__init__(PRECISIONS, case_sensitive=False)
+    def __init__(self, auto: bool = False) -> None:
+        super().__init__(PRECISIONS + (("auto",) if auto else ()), case_sensitive=False)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         return str(super().convert(value, param, ctx)).lower()
@@ -460,21 +460,28 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
                 type=ExistingFile("Keras model", "train one with `rnnmcu train DATA.npz -o model.keras`"))
 @click.option("--calib", "calib_path", required=True, type=DataFile(), metavar="DATA.npz",
               help="Calibration data (.npz): windows the model will see on the device.")
-@click.option("--precision", required=True, type=Precision(), help="Numeric format on the device.")
+@click.option("--precision", required=True, type=Precision(auto=True),
+              help="Numeric format on the device: int8 (int8 weights and activations, 8x8; 16-bit "
+                   "inputs and GRU state), int16 (int8 weights, int16 activations: 16x8, the more "
+                   "accurate), float32, or auto (the cheapest of these three that meets --min-agreement "
+                   "on a held-out fifth of the calibration data).")
+@click.option("--min-agreement", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.995, show_default=True,
+              help="With --precision auto: the argmax agreement with float the choice must reach.")
 @click.option("-o", "--output", "out_path", required=True, type=OutputPath(), metavar="MODEL.rnnmcu",
               help="Where to write the converted model.")
 @click.option("--name", type=CName(), default=None,
               help="C name prefix of the generated code (default: from the file name).")
 @json_option
-def convert(keras_path: str, calib_path: str, precision: str, out_path: str, name: str | None,
-            as_json: bool) -> None:
+def convert(keras_path: str, calib_path: str, precision: str, min_agreement: float, out_path: str,
+            name: str | None, as_json: bool) -> None:
     """Convert a Keras model into a quantised rnnmcu model.
 
     \b
-    Example:
+    Examples:
       rnnmcu convert model.keras --calib data.npz --precision int8 -o model.rnnmcu
+      rnnmcu convert model.keras --calib data.npz --precision auto --min-agreement 0.999 -o model.rnnmcu
     """
-    summary = _api("convert")(keras_path, calib_path, precision, out_path, name)
+    summary = _api("convert")(keras_path, calib_path, precision, out_path, name, min_agreement=min_agreement)
     emit(summary, as_json, title=f"converted {keras_path} -> {out_path}")
 
 

@@ -94,9 +94,8 @@ def test_wide_weights_need_an_integer_model(work):
     r = run("generate", work / "gru.rnnmcu", "-o", out, "--wide-weights")
     assert r.exit_code == 0, r.output
     src = next(out.glob("*_model.c")).read_text()
-    # (the first layer of an int8 model takes its 16-bit inputs' product: the px step)
-    assert "static const int16_t" in src and "rnnmcu_gru_step_px_w16_s8(" in src
-    assert "rnnmcu_rnn_proj_w16_s16(" in src
+    # (the first layer of an int8 model multiplies its 16-bit inputs: the x16 step)
+    assert "static const int16_t" in src and "rnnmcu_gru_step_x16_w16_s8(" in src
 
 
 def test_input_projections_need_an_integer_recurrent_layer_that_steps(work):

@@ -222,6 +222,20 @@ RNNMCU_DECLARE_PX(s16, int16_t);
 RNNMCU_DECLARE_PX(w16_s8, int8_t);
 RNNMCU_DECLARE_PX(w16_s16, int16_t);
 #undef RNNMCU_DECLARE_PX
+/* The first layer of an int8 model whose inputs are 16-bit (codegen/NUMERICS.md, "Wide inputs"):
+ * the tiled steps with x int16 (its product through the int16 kernel) and h int8 */
+#define RNNMCU_DECLARE_X16(sfx)                                                                            \
+    void rnnmcu_simple_step_x16_##sfx(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c,      \
+                                      int32_t *scratch);                                                 \
+    void rnnmcu_lstm_step_x16_##sfx(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c,        \
+                                    int32_t *scratch);                                                   \
+    void rnnmcu_peephole_lstm_step_x16_##sfx(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c, \
+                                             int32_t *scratch);                                          \
+    void rnnmcu_gru_step_x16_##sfx(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c,         \
+                                   int32_t *scratch)
+RNNMCU_DECLARE_X16(s8);
+RNNMCU_DECLARE_X16(w16_s8);
+#undef RNNMCU_DECLARE_X16
 void rnnmcu_merge_s8(const rnnmcu_merge_q_t *p, const int8_t *a, const int8_t *b, int8_t *y);
 void rnnmcu_merge_s16(const rnnmcu_merge_q_t *p, const int16_t *a, const int16_t *b, int16_t *y);
 /* Dense layer; scratch holds output_dim words. */

@@ -149,6 +149,11 @@ RNNMCU_PHASE void RNNMCU_FN(rnnmcu_gate_rows)(const rnnmcu_rnn_q_t *p, int32_t *
 #define RNNMCU_PXM 1
 #include "rnnmcu_qtiles_impl.h"
 #undef RNNMCU_PXM
+#if RNNMCU_ACT_BITS == 8 /* an int8 model's first layer on 16-bit inputs */
+#define RNNMCU_PXM 2
+#include "rnnmcu_qtiles_impl.h"
+#undef RNNMCU_PXM
+#endif
 
 #undef RNNMCU_LSTM_C
 

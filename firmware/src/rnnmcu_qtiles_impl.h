@@ -1,15 +1,17 @@
-/* rnnmcu — the tiled recurrent steps (every cell form but GRU reset_after=0), included twice by
- * rnnmcu_qkernels_impl.h:
+/* rnnmcu — the tiled recurrent steps (every cell form but GRU reset_after=0), included by
+ * rnnmcu_qkernels_impl.h twice (three times for int8 activations):
  *   RNNMCU_PXM 0   rnnmcu_<cell>_step_<sfx>(p, x, h, c, scratch): each step computes its own W x
  *   RNNMCU_PXM 1   rnnmcu_<cell>_step_px_<sfx>(p, px, h, c, scratch): W x comes requantised, with
  *                  the bias added, from rnnmcu_rnn_proj_<sfx> (px: G*units words, this step's; the
  *                  step overwrites them), which computes it for a block of steps of run() at once
+ *   RNNMCU_PXM 2   rnnmcu_<cell>_step_x16_<sfx>(p, x, h, c, scratch): as 0 with x int16 (an int8
+ *                  model's 16-bit inputs), its product through the int16 kernel
  * Rows are unit-major (rnnmcu_kernels.h, RNNMCU_TILE_UNITS): gate g of unit j is row G*j + g of W,
  * U and rq.  A tile of tu units is the rows [G*u0, G*(u0 + tu)): its W x go to ax, its U h to ah
  * (both indexed from the tile's first row), the tile's cell function writes the units' new h to
  * hn (h keeps the old values that the later tiles' U h read) and updates c in place. */
 
-#if RNNMCU_PXM
+#if RNNMCU_PXM == 1
 /* rnnmcu_<name>_px_<sfx> */
 #define RNNMCU_TFN(name) RNNMCU_CAT(RNNMCU_CAT2(name, px), RNNMCU_SFX)
 /* A gate row's pre-activation: ax holds rq(W x) + b already */
@@ -17,6 +19,12 @@
 /* the input side of GRU's candidate row: rq(W x) + b */
 #define RNNMCU_TPX(r) (ax[r])
 #define RNNMCU_STEP_IN int32_t *px /* this step's rq(W x) + b, from rnnmcu_rnn_proj */
+#elif RNNMCU_PXM == 2
+/* rnnmcu_<name>_x16_<sfx> */
+#define RNNMCU_TFN(name) RNNMCU_CAT(RNNMCU_CAT2(name, x16), RNNMCU_SFX)
+#define RNNMCU_TPRE(r) RNNMCU_PRE(r)
+#define RNNMCU_TPX(r) (rnnmcu_rq32_le(ax[r], rq[r].mx, rq[r].lx, rq[r].ex) + rq[r].b)
+#define RNNMCU_STEP_IN const int16_t *x
 #else
 #define RNNMCU_TFN(name) RNNMCU_FN(name)
 #define RNNMCU_TPRE(r) RNNMCU_PRE(r)
@@ -49,13 +57,26 @@
 #define RNNMCU_HN_IN_PLACE 0
 #endif
 
+/* The product W x: the step's own kernel, or (x16 steps) the int16 kernel on x itself */
+#if RNNMCU_PXM == 2
+#if defined(RNNMCU_WIDE) && RNNMCU_WIDE
+#define RNNMCU_MVX rnnmcu_matvec_w16_s16
+#else
+#define RNNMCU_MVX rnnmcu_matvec_s16
+#endif
+#define RNNMCU_XVX(G) (x)
+#else
+#define RNNMCU_MVX RNNMCU_MVT
+#define RNNMCU_XVX(G) RNNMCU_XV(G)
+#endif
+
 /* The packed rows from row r0 (a multiple of RNNMCU_MV_ROWS) on, of a matrix of cols columns */
 #define RNNMCU_ROWS_FROM(w, r0, cols) ((w) + (uint32_t)(r0) * RNNMCU_MV_PAD((cols), RNNMCU_MV_COLS))
 
 /* A tile's cell function takes the W x sums (ax) and the U h sums (ah) as one pointer in the plain
  * step (ah = ax + a whole tile's rows, both in scratch) and as two in the px step (ax in px): six
  * arguments keep the plain call's on AAPCS's stack to two words */
-#if RNNMCU_PXM
+#if RNNMCU_PXM == 1
 #define RNNMCU_AH_AT(G) 0u /* scratch: U h, then the new h */
 #define RNNMCU_TILE_WX(G, u0_, tu_) ((void)0)
 #define RNNMCU_TILE_IN int32_t *ax, int32_t *ah
@@ -64,7 +85,7 @@
 #else
 #define RNNMCU_AH_AT(G) ((G) * RNNMCU_TILE_MIN(G, p->units)) /* scratch: W x, U h, then the new h */
 #define RNNMCU_TILE_WX(G, u0_, tu_)                                                                  \
-    RNNMCU_MVT(RNNMCU_ROWS_FROM(RNNMCU_WP(w), (G) * (u0_), p->input_dim), RNNMCU_XV(G),              \
+    RNNMCU_MVX(RNNMCU_ROWS_FROM(RNNMCU_WP(w), (G) * (u0_), p->input_dim), RNNMCU_XVX(G),             \
                (uint16_t)((G) * (tu_)), p->input_dim, scratch)
 #define RNNMCU_TILE_IN int32_t *ax
 #define RNNMCU_TILE_PASS(G, u0_) scratch
@@ -205,6 +226,39 @@ void RNNMCU_TFN(rnnmcu_peephole_lstm_step)(const rnnmcu_rnn_q_t *p, RNNMCU_STEP_
     RNNMCU_TILED_STEP(4u, RNNMCU_TFN(rnnmcu_lstm_peep_tile));
 }
 
+/* The GRU tile's units, from their candidate pre-activations (ax) on: h~, z (whose peephole, in a
+ * peephole GRU, sees the new candidate) and the blend.  Inlined twice, with state16 a constant. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline void RNNMCU_TFN(rnnmcu_gru_units)(const rnnmcu_rnn_q_t *p, int32_t *ax, const int32_t *ah,
+                                                const rnnmcu_row_q_t *rq, uint32_t u0, uint32_t tu,
+                                                const RNNMCU_ACT_T *h, RNNMCU_ACT_T *hn, int16_t *c,
+                                                const int state16)
+{
+    const int32_t q = p->q, k = p->k;
+    const int16_t *const pp = p->p ? p->p + u0 : 0;
+    const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
+    const int unit_gate = p->unit_gate;
+    uint32_t j;
+    (void)ah;
+    for (j = 0; j < tu; j++) {
+        const uint32_t r = 3u * j;
+        const int32_t ht = rnnmcu_table(tab_act, ax[r + 2u]);
+        int32_t zz = RNNMCU_TPRE(r);
+        RNNMCU_TRACE_PUT(RNNMCU_TR_CAND(3u, 2u, p->units, u0 + j), ht);
+        if (pp) /* peephole GRU: z sees the new candidate */
+            zz += RNNMCU_PEEP(pp[j] * ht, 0);
+        {
+            const int32_t z = RNNMCU_TAB(tab_rec, zz, RNNMCU_TR_PRE(p->units, 0u, u0 + j),
+                                         RNNMCU_TR_GATE(3u, p->units, 0u, u0 + j));
+            RNNMCU_GRU_H(hn[u0 + j], h[u0 + j], c + u0 + j, z, ht);
+            if (state16)
+                RNNMCU_TRACE_PUT(RNNMCU_TR_C(3u, 2u, p->units, u0 + j), c[u0 + j]);
+        }
+    }
+}
+
 /* GRU reset_after=1 tile (rows z, r, candidate of each unit): r, then the candidate
  * px + r * (U_c h + b_rec), saturated (in place of the candidate's W x); then z (whose peephole, in
  * a peephole GRU, sees the new candidate) and the blend */
@@ -227,27 +281,11 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_gru_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_TI
             RNNMCU_TRACE_PUT(RNNMCU_TR_PRE(p->units, 2u, u0 + j), ax[rc]);
         }
     }
-    {
-        const int32_t k = p->k;
-        const int16_t *const pp = p->p ? p->p + u0 : 0;
-        const int16_t *const tab_rec = p->tab_rec, *const tab_act = p->tab_act;
-        const int unit_gate = p->unit_gate, state16 = p->state16;
-        for (j = 0; j < tu; j++) {
-            const uint32_t r = 3u * j;
-            const int32_t ht = rnnmcu_table(tab_act, ax[r + 2u]);
-            int32_t zz = RNNMCU_TPRE(r);
-            RNNMCU_TRACE_PUT(RNNMCU_TR_CAND(3u, 2u, p->units, u0 + j), ht);
-            if (pp) /* peephole GRU: z sees the new candidate */
-                zz += RNNMCU_PEEP(pp[j] * ht, 0);
-            {
-                const int32_t z = RNNMCU_TAB(tab_rec, zz, RNNMCU_TR_PRE(p->units, 0u, u0 + j),
-                                             RNNMCU_TR_GATE(3u, p->units, 0u, u0 + j));
-                RNNMCU_GRU_H(hn[u0 + j], h[u0 + j], c + u0 + j, z, ht);
-                if (state16)
-                    RNNMCU_TRACE_PUT(RNNMCU_TR_C(3u, 2u, p->units, u0 + j), c[u0 + j]);
-            }
-        }
-    }
+    /* the blend, with the 16-bit state's test outside the loop (each branch a loop of its own) */
+    if (p->state16)
+        RNNMCU_TFN(rnnmcu_gru_units)(p, ax, ah, rq, u0, tu, h, hn, c, 1);
+    else
+        RNNMCU_TFN(rnnmcu_gru_units)(p, ax, ah, rq, u0, tu, h, hn, c, 0);
 }
 
 /* GRU: reset_after=1 (Keras' default): r scales U_c h + b_rec */
@@ -269,6 +307,8 @@ void RNNMCU_TFN(rnnmcu_gru_step)(const rnnmcu_rnn_q_t *p, RNNMCU_STEP_IN, RNNMCU
 #undef RNNMCU_XV
 #undef RNNMCU_HV
 #undef RNNMCU_MVT
+#undef RNNMCU_MVX
+#undef RNNMCU_XVX
 #undef RNNMCU_HN_IN_PLACE
 #undef RNNMCU_TFN
 #undef RNNMCU_TPRE
