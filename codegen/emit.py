@@ -276,12 +276,16 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         raise InputError("--wide-weights stores int8 weights as int16 for the integer kernels; "
                          "a float32 model has float weights",
                          "leave --wide-weights out, or convert with --precision int8 or int16")
-    T_ = CTYPE[prec]
+    TB_ = CTYPE[prec]  # the body's activations (recurrent layers and the layers before them)
     sfx = SFX[prec]
+    # an int8 model's head (the layers after the last recurrent one) and outputs are 16-bit
+    # (NUMERICS.md, "16-bit head"): the int16 kernels on a widened copy of the body's output
+    head_from = q.head_from() if prec != "float32" else None
+    T_ = "int16_t" if head_from is not None else TB_  # the model's outputs
     # an int8 model whose inputs are int16 (NUMERICS.md, "Wide inputs"): its first layer takes the
     # 16-bit product (the step_x16 steps, or rnnmcu_dense_s16 and a narrowing)
     wide_in = prec == "int8" and q.input_bits == 16
-    TI_ = "int16_t" if wide_in else T_
+    TI_ = "int16_t" if wide_in else TB_
     wsfx = "w16_" if wide else ""  # the wide layout's step functions: rnnmcu_<cell>_step_w16_<sfx>
     U = name.upper()
     if prec != "float32":
@@ -298,6 +302,9 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     l0 = layers[0]
     wide_dense = _out_dim(l0) if wide_in and isinstance(l0, QDense) else 0
     F, D = model.input_dim, model.output_dim
+    head = [] if head_from is None else list(range(head_from, len(layers)))
+    head_in = _out_dim(layers[head_from - 1]) if head_from is not None else 0
+    head_w = max([head_in] + [_out_dim(layers[i]) for i in head])
     maxw = max([F] + [_out_dim(l) for l in layers])
     last_rec = max(i for i, l in enumerate(layers) if _is_rec(l) or _is_bi(l))
     scratch = 0
@@ -336,7 +343,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
          "typedef struct {\n"]
     for i, l in enumerate(layers):
         for sfx_, d in _directions(i, l):
-            h.append(f"    {T_} l{sfx_}_h[{d.units}];\n")
+            h.append(f"    {TB_} l{sfx_}_h[{d.units}];\n")
             if _has_c(d):
                 h.append(f"    {'float' if prec == 'float32' else 'int16_t'} l{sfx_}_c[{d.units}];\n")
     if prec == "int8":
@@ -349,7 +356,9 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         h.append(f"    int32_t scratch[{scratch} + RNNMCU_XBUF_WORDS({widest})];\n")
     else:
         h.append(f"    {'float' if prec == 'float32' else 'int32_t'} scratch[{scratch}];\n")
-    h.append(f"    {T_} buf[2][{maxw}];\n")
+    h.append(f"    {TB_} buf[2][{maxw}];\n")
+    if head:  # (a model with no head widens its outputs straight into y)
+        h.append(f"    int16_t hbuf[2][{head_w}]; /* the 16-bit head: its input (widened) and outputs */\n")
     if proj_steps:
         h.append(f"    int32_t proj[{proj_steps * proj_rows}]; /* run(): the first layer's requantised W x "
                  f"for {proj_steps} steps */\n")
@@ -357,7 +366,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         h.append(f"    int16_t wide[{wide_dense}]; /* the first (Dense) layer's output before it is "
                  f"narrowed to int8 */\n")
     if window:
-        h.append(f"    {T_} seq[2][{steps * maxw}];\n")
+        h.append(f"    {TB_} seq[2][{steps * maxw}];\n")
     h.append(f"}} {name}_state_t;\n\n")
     h.append(f"/* Zero the recurrent state. */\nvoid {name}_reset({name}_state_t *s);\n")
     if not window:
@@ -417,16 +426,17 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
         if isinstance(l, QDense) and wide_first:
             return (f"rnnmcu_dense_s16({p}, {src}, s->wide, s->scratch);\n"
                     f"    rnnmcu_narrow_s16_s8(s->wide, {_out_dim(l)}, {dst});")
+        lsfx = "s16" if head_from is not None and isinstance(i, int) and i >= head_from else sfx
         if isinstance(l, QDense):
-            return f"rnnmcu_dense_{sfx}({p}, {src}, {dst}, s->scratch);"
+            return f"rnnmcu_dense_{lsfx}({p}, {src}, {dst}, s->scratch);"
         if isinstance(l, ir.Dense):
             return f"rnnmcu_dense_{sfx}({p}, {src}, {dst});"
         if isinstance(l, QActivation):
-            return f"rnnmcu_activation_{sfx}({p}, {src}, {dst});"
+            return f"rnnmcu_activation_{lsfx}({p}, {src}, {dst});"
         if isinstance(l, ir.Activation):
             return f"rnnmcu_activation_f32({act_enum(l.activation)}, {l.dim}, {src}, {dst});"
         if isinstance(l, QSoftmax):
-            return f"rnnmcu_softmax_{sfx}({p}, {src}, {dst});"
+            return f"rnnmcu_softmax_{lsfx}({p}, {src}, {dst});"
         if isinstance(l, ir.Softmax):
             return f"rnnmcu_softmax_f32({l.dim}, {src}, {dst});"
         raise ir.IRError(f"no C for layer {l!r}")
@@ -455,6 +465,9 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
                     c.append(f"    RNNMCU_TRACE_VEC({off}u, {out}, {count}u);\n")
 
             for i, l in enumerate(layers):
+                if head_from is not None and i == head_from:  # the 16-bit head reads a widened copy
+                    c.append(f"    rnnmcu_widen_s8_s16({src}, {head_in}, s->hbuf[0]);\n")
+                    src, b = "s->hbuf[0]", 1
                 if tr:
                     c.append(f"    RNNMCU_TRACE_LAYER({i});\n")
                 if _is_rec(l):
@@ -464,13 +477,16 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
                     if i == last_rec and i < len(layers) - 1:
                         c.append("    if (!head)\n        return;\n")
                 else:
-                    dst = f"s->buf[{b}]"
+                    dst = f"s->{'hbuf' if head_from is not None and i >= head_from else 'buf'}[{b}]"
                     c.append(f"    {call(i, l, src, dst)}\n")
                     traced(i, l, dst)
                     src, b = dst, b ^ 1
             if tr:
                 c.append("    RNNMCU_TRACE_LAYER(0xFE);\n")
-            c.append(f"    if (head)\n        memcpy(y, {src}, sizeof(*y) * {D});\n}}\n\n")
+            if head_from is not None and head_from == len(layers):  # no head: the outputs, widened
+                c.append(f"    if (head)\n        rnnmcu_widen_s8_s16({src}, {D}, y);\n}}\n\n")
+            else:
+                c.append(f"    if (head)\n        memcpy(y, {src}, sizeof(*y) * {D});\n}}\n\n")
 
         forward("forward", False)
         c.append(f"int {name}_step({name}_state_t *s, const {TI_} *x, {T_} *y)\n{{\n"
@@ -504,8 +520,27 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
                  f"    uint16_t t;\n    if ({_steps_check(steps)})\n        return RNNMCU_ERR_STEPS;\n"
                  f"    {name}_reset(s);\n")
         src, src_dim, is_seq, sb, bb = "x", F, True, 0, 0
+        done = False
         for i, l in enumerate(layers):
             od = _out_dim(l)
+            if head_from is not None and i == head_from:
+                # the 16-bit head, step by step (or once): a widened copy of the body's output through
+                # the int16 kernels, into y
+                def head_code(at: str, y_at: str) -> str:
+                    out = [f"rnnmcu_widen_s8_s16({at}, {src_dim}, s->hbuf[0]);"]
+                    cur, hb = "s->hbuf[0]", 1
+                    for j in range(head_from, len(layers)):
+                        out.append(call(j, layers[j], cur, f"s->hbuf[{hb}]"))
+                        cur, hb = f"s->hbuf[{hb}]", hb ^ 1
+                    out.append(f"memcpy({y_at}, {cur}, sizeof(*y) * {D}u);")
+                    return out
+                if is_seq:
+                    body = head_code(f"{src} + (uint32_t)t * {src_dim}u", f"y + (uint32_t)t * {D}u")
+                    c.append("    for (t = 0; t < T; t++) {\n" + "".join(f"        {x}\n" for x in body) + "    }\n")
+                else:
+                    c.append("".join(f"    {x}\n" for x in head_code(src, "y")))
+                done = True
+                break
             if _is_rec(l):
                 gb = bool(l.go_backwards)
                 xt = f"{src} + (uint32_t)({'T - 1u - t' if gb else 't'}) * {src_dim}u"
@@ -558,7 +593,12 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
                 src, bb = dst, bb ^ 1
             src_dim = od
         n_out = f"(uint32_t)T * {D}u" if is_seq else f"{D}u"
-        c.append(f"    memcpy(y, {src}, sizeof(*y) * {n_out});\n    return RNNMCU_OK;\n}}\n\n")
+        if done:
+            c.append("    return RNNMCU_OK;\n}\n\n")
+        elif head_from is not None:  # no head layers: the body's output, widened
+            c.append(f"    rnnmcu_widen_s8_s16({src}, {n_out}, y);\n    return RNNMCU_OK;\n}}\n\n")
+        else:
+            c.append(f"    memcpy(y, {src}, sizeof(*y) * {n_out});\n    return RNNMCU_OK;\n}}\n\n")
 
     # quantize_input
     c.append(f"int {name}_quantize_input(const float *x, {TI_} *q)\n{{\n    int i, masked = "
@@ -593,7 +633,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     bnd.append("const rnnmcu_model_desc_t rnnmcu_app_model = {\n"
                f"    .name = \"{name}\",\n    .hash = RNNMCU_{U}_HASH,\n"
                f"    .input_dim = {F},\n    .output_dim = {D},\n    .max_steps = {steps},\n"
-               f"    .precision = {PREC_ENUM[prec]},\n    .elem_size = {ELEM_SIZE[prec]},\n"
+               f"    .precision = {PREC_ENUM[prec]},\n    .elem_size = {2 if head_from is not None else ELEM_SIZE[prec]},\n"
                f"    .in_elem_size = {2 if wide_in else ELEM_SIZE[prec]},\n"
                f"    .flags = {flags_s},\n    .state = &rnnmcu_app_state,\n"
                f"    .reset = rnnmcu_app_reset,\n"

@@ -92,8 +92,11 @@ def tensor_scales(q: QModel) -> dict[str, tuple[np.ndarray, int]]:
             s, lim = _rec_scales(ql, t)
             out[f"{tag}.{t}"] = (s, amax if lim is None else lim)
 
+    head_from = q.head_from()
     for i, ql in enumerate(q.layers):
         tag = str(i)
+        if head_from is not None and i == head_from:  # the 16-bit head
+            amax = INT16_MAX
         if isinstance(ql, QRecurrent):
             rec(ql, tag)
         elif isinstance(ql, QBidirectional):
@@ -310,7 +313,13 @@ def describe_precision(q: QModel) -> str:
     extra = ["16-bit inputs"] if q.input_bits == 16 else []
     if any(getattr(ql, "state16", False) for l in q.layers for ql in _directions(l)):
         extra.append("a 16-bit GRU state")
-    return "int8 weights and activations (8x8)" + (f", with {' and '.join(extra)}" if extra else "")
+    if q.head_bits == 16:
+        extra.append("a 16-bit head and outputs")
+    return "int8 weights and activations (8x8)" + (f", with {_and(extra)}" if extra else "")
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _directions(ql) -> list:

@@ -159,6 +159,25 @@ class QModel:
     calib: dict[str, float]  # calibration ranges (documentation, reports)
     hash: str = ""
     in_bits: int = 0       # int8 models: 16 when the inputs are int16 (NUMERICS.md), 8 or 0 (older files) when int8
+    head_bits: int = 0     # int8 models: 16 when the layers after the last recurrent one and the outputs
+                           # are int16 (NUMERICS.md, "16-bit head"); 0 in older files (int8 throughout)
+
+    @property
+    def output_bits(self) -> int:
+        """The width of the model's output values (32 for float32)."""
+        return {"float32": 32, "int16": 16}.get(self.precision) or (16 if self.head_bits == 16 else 8)
+
+    @property
+    def output_max(self) -> int:
+        """The largest integer output value (an int8 model with a 16-bit head: 32767)."""
+        return act_range("int16" if self.output_bits == 16 else self.precision)[1]
+
+    def head_from(self) -> int | None:
+        """Index of the first layer computed at 16 bits in an int8 model with a 16-bit head (the
+        layer after the last recurrent one; len(layers) when there is none), else None."""
+        if self.precision != "int8" or self.head_bits != 16:
+            return None
+        return 1 + max(i for i, l in enumerate(self.layers) if isinstance(l, (QRecurrent, QBidirectional)))
 
     @property
     def input_bits(self) -> int:
@@ -169,7 +188,8 @@ class QModel:
         arrays: dict[str, np.ndarray] = {}
         q = ir._to_json(dataclasses.replace(self, hash="", calib={}), arrays, "q")
         # fields added later hash only when they are set, so older files keep their hashes
-        q.pop("in_bits") if not q.get("in_bits") else None
+        for key in ("in_bits", "head_bits"):
+            q.pop(key) if not q.get(key) else None
         for ld in q["layers"]:
             for d in (ld, ld.get("forward"), ld.get("backward")):
                 if isinstance(d, dict) and d.get("state16") is False:

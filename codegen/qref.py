@@ -201,13 +201,15 @@ def forward(q: QModel, xq: np.ndarray, lengths: np.ndarray | None = None, *, all
     xq = np.asarray(xq, dtype=np.int64)
     B, T, _ = xq.shape
     L = np.full(B, T, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
-    lo, hi = act_range(q.precision)
+    body = act_range(q.precision)
+    head_from = q.head_from()
     sat = saturations if saturations is not None else Saturations()
     a = xq
     seq = True
     last_rec = max(i for i, l in enumerate(q.layers) if isinstance(l, (QRecurrent, QBidirectional)))
     for i, l in enumerate(q.layers):
         tag = str(i)
+        lo, hi = act_range("int16") if head_from is not None and i >= head_from else body
         if isinstance(l, QRecurrent):
             y = _recurrent(l, a, L, lo, hi, sat, tag, trace)
             seq = l.return_sequences or (all_steps and i == last_rec)

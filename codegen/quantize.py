@@ -133,7 +133,13 @@ def _input_ranges(xs: np.ndarray, amax: int) -> np.ndarray:
     return out
 
 
-def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precision: str) -> QModel:
+def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precision: str, *,
+             head_bits: int = 16) -> QModel:
+    """Calibrate ``model`` on ``x`` and quantise it (NUMERICS.md).  ``head_bits=8`` gives an int8
+    model an int8 head and outputs, as models quantised before the 16-bit head have (comparisons,
+    and the tests that keep those files working)."""
+    if head_bits not in (8, 16):
+        raise InputError(f"head_bits must be 8 or 16, not {head_bits!r}", "leave it at 16")
     if precision not in ("int8", "int16", "float32"):
         raise InputError(f"unknown precision {precision!r}", "use int8, int16 or float32")
     stats = float_ref.Stats()
@@ -176,9 +182,17 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
 
     layers: list = []
     s_x: np.ndarray | float = s_in  # per channel for the first layer, then a scalar
+    # an int8 model's head (the layers after the last recurrent one) and outputs are 16-bit
+    # (NUMERICS.md, "16-bit head"): it reads the last recurrent layer's int8 output
+    head16 = precision == "int8" and head_bits == 16
+    last_rec = max(i for i, l in enumerate(model.layers) if isinstance(l, (ir.Recurrent, ir.Bidirectional)))
     for i, layer in enumerate(model.layers):
         tag = str(i)
-        x_max = in_max + 1 if i == 0 else amax + 1  # the largest |input value| the layer multiplies
+        head = head16 and i > last_rec
+        lp, lk = ("int16", 0) if head else (precision, k)        # this layer's activations
+        x_bits = 16 if (i == 0 and in_max == 32767) or (head and i > last_rec + 1) else act_bits(precision)
+        x_max = 2 ** (x_bits - 1)  # the largest |input value| the layer multiplies
+        l_amax = act_range(lp)[1]
         if isinstance(layer, ir.Recurrent):
             ql = _q_recurrent(layer, stats, tag, s_x, precision, k, x_max=x_max)
             s_x = ql.s_h
@@ -186,19 +200,19 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
             ql = _q_bidirectional(layer, stats, tag, s_x, precision, k, x_max=x_max)
             s_x = ql.s_y
         elif isinstance(layer, ir.Dense):
-            ql = _q_dense(layer, stats, tag, s_x, precision, k, x_max=x_max)
+            ql = _q_dense(layer, stats, tag, s_x, lp, lk, x_max=x_max)
             s_x = ql.s_y
         elif isinstance(layer, ir.Activation):
             sx = float(np.max(s_x))
-            s_y = _out_range(stats, f"{tag}.out", layer.activation) / amax
-            kin = 8 if precision == "int8" else 0
-            tab = make_table(activations.get(layer.activation), sx / 2 ** kin, s_y / 2 ** k)
-            ql = QActivation(dim=layer.dim, tab=tab, kin=kin, k=k, s_x=sx, s_y=s_y)
+            s_y = _out_range(stats, f"{tag}.out", layer.activation) / l_amax
+            kin = 8 if x_bits == 8 else 0
+            tab = make_table(activations.get(layer.activation), sx / 2 ** kin, s_y / 2 ** lk)
+            ql = QActivation(dim=layer.dim, tab=tab, kin=kin, k=lk, s_x=sx, s_y=s_y)
             s_x = s_y
         elif isinstance(layer, ir.Softmax):
             sx = float(np.max(s_x))
-            kin = 8 if precision == "int8" else 0
-            qo = 7 if precision == "int8" else 15
+            kin = 8 if x_bits == 8 else 0
+            qo = 7 if lp == "int8" else 15
             tab = make_table(np.exp, sx / 2 ** kin, 2.0 ** -15, lo=0)
             ql = QSoftmax(dim=layer.dim, tab=tab, kin=kin, qo=qo, s_x=sx, s_y=2.0 ** -qo)
             s_x = ql.s_y
@@ -207,8 +221,12 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
         layers.append(ql)
     q = QModel(precision=precision, in_mean=model.norm_mean.astype(np.float32), in_inv=in_inv,
                s_in=s_in, layers=layers, s_out=float(s_x), calib=dict(stats.maxabs),
-               in_bits=in_bits if precision == "int8" else 0)
+               in_bits=in_bits if precision == "int8" else 0, head_bits=16 if head16 else 0)
     return _finish(model, q)
+
+
+def act_bits(precision: str) -> int:
+    return 8 if precision == "int8" else 16
 
 
 def takes_wide_input(layer) -> bool:

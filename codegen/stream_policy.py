@@ -393,12 +393,12 @@ def _c_str(s: str) -> str:
 
 
 def config_files(model_name: str, precision: str, cfg: PolicyConfig, *, rate_mhz: int,
-                 latency_steps: int, banner: str) -> dict[str, str]:
+                 latency_steps: int, banner: str, out_elem: int | None = None) -> dict[str, str]:
     """``rnnmcu_stream_config.h`` (the options as #defines) and ``rnnmcu_stream_config.c`` (the
     policy state arrays sized for this model, the binding the stream app uses)."""
     U = model_name.upper()
-    T = {"int8": "int8_t", "int16": "int16_t"}[precision]
-    elem = {"int8": 1, "int16": 2}[precision]
+    T = f"{model_name}_value_t"  # the model's output type (int16 for an int8 model's 16-bit head)
+    elem = out_elem if out_elem is not None else {"int8": 1, "int16": 2}[precision]
     names = list(cfg.class_names) or [str(i) for i in range(cfg.n_classes)]
     h = [banner,
          "#ifndef RNNMCU_STREAM_CONFIG_H\n#define RNNMCU_STREAM_CONFIG_H\n\n",

@@ -395,7 +395,7 @@ def expected_outputs(model, q, x: np.ndarray, lengths: np.ndarray | None):
     else:
         steps = None if model.needs_window else qref.forward(q, xq, L, all_steps=True)
         runs = qref.forward(q, xq, L)
-        dt = np.int8 if q.precision == "int8" else np.int16
+        dt = {8: np.int8, 16: np.int16}[q.output_bits]
     dt_in = {8: np.int8, 16: np.int16, 32: np.float32}[q.input_bits]
     seqs = [xq[b, :L[b]].astype(dt_in) for b in range(len(L))]
     exp_steps = None if steps is None else [steps[b, :L[b]].astype(dt) for b in range(len(L))]

@@ -462,7 +462,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
               help="Calibration data (.npz): windows the model will see on the device.")
 @click.option("--precision", required=True, type=Precision(auto=True),
               help="Numeric format on the device: int8 (int8 weights and activations, 8x8; 16-bit "
-                   "inputs and GRU state), int16 (int8 weights, int16 activations: 16x8, the more "
+                   "inputs, GRU state, head and outputs), int16 (int8 weights, int16 activations: 16x8, the more "
                    "accurate), float32, or auto (the cheapest of these three that meets --min-agreement "
                    "on a held-out fifth of the calibration data).")
 @click.option("--min-agreement", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.995, show_default=True,

@@ -105,7 +105,12 @@ def c_outputs(model: ir.Model, q: QModel, x: np.ndarray, lengths: np.ndarray | N
     L0 = np.full(len(x), x.shape[1]) if lengths is None else np.asarray(lengths)
     xc, L, _ = float_ref.compress(model, x, L0)
     some = L > 0  # as rnnmcu test does: a sequence whose every step is masked is not run
-    return run_driver(exe, qref.quantize_inputs(q, xc[some]), L[some], DTYPE[q.precision], in_dtype(q))
+    return run_driver(exe, qref.quantize_inputs(q, xc[some]), L[some], out_dtype(q), in_dtype(q))
+
+
+def out_dtype(q: QModel):
+    """The numpy type of the model's outputs (int16 for an int8 model's 16-bit head)."""
+    return {8: np.int8, 16: np.int16, 32: np.float32}[q.output_bits]
 
 
 def in_dtype(q: QModel):

@@ -203,7 +203,8 @@ def test_convert_calls_api_and_prints(files: dict[str, str], api: FakeApi, tmp_p
     r = run("convert", files["keras"], "--calib", files["data"], "--precision", "int8", "-o", str(out),
             "--name", "gesture")
     assert r.exit_code == 0, r.output
-    assert api.calls == [("convert", (files["keras"], files["data"], "int8", str(out), "gesture"))]
+    assert api.calls == [("convert", (files["keras"], files["data"], "int8", str(out), "gesture",
+                                      "min_agreement=0.995"))]
     assert out.parent.is_dir(), "the output folder is created"
     assert "flash_bytes" in r.stdout and "1234" in r.stdout and "nested.a" in r.stdout
     r = run("convert", files["keras"], "--calib", files["data"], "--precision", "float32", "-o", str(out), "--json")

@@ -159,7 +159,8 @@ def test_parse_info_fields() -> None:
     (_info_payload()[:10], "shorter"),
     (_info_payload()[:-3], "runs past the end"),
     (_info_payload(version=2), "protocol version 2"),
-    (_info_payload(precision=1, elem=2), "not a known combination"),
+    (_info_payload(precision=1, elem=4), "not a known combination"),
+    (_info_payload(precision=2, elem=1), "not a known combination"),
 ])
 def test_parse_info_rejects_bad_replies(payload: bytes, msg: str) -> None:
     with pytest.raises(ProtocolError, match=msg):
@@ -180,7 +181,7 @@ def test_error_codes_match_the_c_enum() -> None:
                for m in re.finditer(r"RNNMCU_PROTO_ERR_(\w+) = (\d+)", header)}
     assert c_codes == {e.name: e.value for e in ErrorCode}
     types = {m.group(1): int(m.group(2), 16)
-             for m in re.finditer(r"RNNMCU_PROTO_(INFO|RESET|STEP|RUN|BENCH) = (0x[0-9A-F]+)", header)}
+             for m in re.finditer(r"RNNMCU_PROTO_(INFO|RESET|STEP|RUN|BENCH|TRACE) = (0x[0-9A-F]+)", header)}
     assert types == {t.name: t.value for t in codec.MsgType}
 
 

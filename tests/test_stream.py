@@ -229,7 +229,7 @@ def test_qemu_m4_replay_at_sensor_rate_no_drops_keeps_up_and_notices_gaps(tmp_pa
             link.restart()
             gap = link.replay(sim["xq"][:300], sim["masked"][:300], elem_size=q.input_bits // 8, rate_hz=None, skip={10, 11, 250})
     assert banner["model"] == "strm" and int(banner["instr_per_sample"]) > 0
-    assert int(banner["load_ppm"]) > 0 and banner["latency_steps"] == str(stream_policy.min_latency_steps(cfg, 127))
+    assert int(banner["load_ppm"]) > 0 and banner["latency_steps"] == str(stream_policy.min_latency_steps(cfg, q.output_max))
     st = res.stats
     assert st["received"] == n == res.sent and st["next_seq"] == n and st["gaps"] == 0 and st["bad_frames"] == 0
     got = [(e["sample"], e["cls"], e["confidence"]) for e in res.events]

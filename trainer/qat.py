@@ -13,8 +13,8 @@ simulates the integer scheme of ``codegen/NUMERICS.md`` where it loses informati
 * the hidden state ``h`` of every recurrent layer (what the next step and the next layer see):
   int8 with codegen's ``s_h``; a GRU's state keeps 8 more bits (its blend is carried at
   ``s_h / 256``, h is its int8 top), as the int8 GRU does;
-* the outputs of ``Dense`` layers: int8 (for the softmax classifier, its logits, with the
-  calibrated pre-activation range).
+* the outputs of ``Dense`` layers: int8, or int16 in the 16-bit head of an int8 model (the layers
+  after its last recurrent one: for the softmax classifier, its logits).
 
 Rounding uses the straight-through estimator: the forward pass sees ``w + stop_gradient(q(w) - w)``
 (= ``q(w)``), the gradient flows to ``w`` unchanged.  Not simulated (int16 or finer, much smaller
@@ -56,6 +56,7 @@ class Scales:
     s_h: dict[str, float] = field(default_factory=dict)
     s_out: dict[str, float] = field(default_factory=dict)
     in_bits: int = 8  # 16: the model's inputs are int16 (NUMERICS.md, "Wide inputs")
+    out_bits: dict[str, int] = field(default_factory=dict)  # per Dense: 16 in an int8 model's 16-bit head
 
 
 def calibrate(model: Any, x: np.ndarray, lengths: np.ndarray | None) -> Scales:
@@ -70,7 +71,8 @@ def calibrate(model: Any, x: np.ndarray, lengths: np.ndarray | None) -> Scales:
     m = import_model(model, name="qat")
     q = quantize.quantize(m, np.asarray(x, dtype=np.float32), lengths, "int8")
     scales = Scales(s_in=np.asarray(q.s_in, dtype=np.float64), in_bits=q.input_bits)
-    for layer, ql in zip(m.layers, q.layers):
+    head_from = q.head_from()
+    for i, (layer, ql) in enumerate(zip(m.layers, q.layers)):
         if isinstance(ql, QRecurrent):
             scales.s_h[layer.name] = ql.s_h
         elif isinstance(ql, QBidirectional):
@@ -79,6 +81,7 @@ def calibrate(model: Any, x: np.ndarray, lengths: np.ndarray | None) -> Scales:
         elif isinstance(ql, QDense) and isinstance(layer, ir.Dense):
             # a linear Dense's output is its pre-activation (for the softmax classifier, the logits)
             scales.s_out[layer.name] = ql.s_y
+            scales.out_bits[layer.name] = 16 if head_from is not None and i >= head_from else 8
     return scales
 
 
@@ -243,10 +246,11 @@ def _classes() -> dict[str, type]:
     class QATDense(keras.layers.Layer):
         """The inner Dense on int8-rounded weights; its output (softmax: its logits) rounded to int8."""
 
-        def __init__(self, inner: Any, s_out: float, **kw: Any) -> None:
+        def __init__(self, inner: Any, s_out: float, bits: int = 8, **kw: Any) -> None:
             super().__init__(**kw)
             self.supports_masking = True
             self.inner = inner
+            self.bits = bits
             self.s_out = self.add_weight(shape=(), initializer="ones", trainable=False, name="s_out")
             self.s_out.assign(float(s_out))
             self.softmax = inner.activation is keras.activations.softmax
@@ -260,8 +264,8 @@ def _classes() -> dict[str, type]:
             if d.use_bias:
                 pre = pre + d.bias
             if self.softmax:
-                return ops.softmax(fake_quant(pre, self.s_out), axis=-1)
-            return fake_quant(d.activation(pre), self.s_out)
+                return ops.softmax(fake_quant(pre, self.s_out, self.bits), axis=-1)
+            return fake_quant(d.activation(pre), self.s_out, self.bits)
 
         def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
             return mask
@@ -350,7 +354,8 @@ def build_qat_model(model: Any, scales: Scales, by_length: bool = False) -> Any:
                                      name=f"qat_{layer.name}")(a)
             first = False
         elif isinstance(layer, keras.layers.Dense):
-            a = C["QATDense"](layer, scales.s_out[layer.name], name=f"qat_{layer.name}")(a)
+            a = C["QATDense"](layer, scales.s_out[layer.name], scales.out_bits.get(layer.name, 8),
+                              name=f"qat_{layer.name}")(a)
             first = False
         else:
             raise InputError(f"quantisation-aware training: layer {layer.name!r} ({type(layer).__name__}) "

@@ -243,6 +243,8 @@ void rnnmcu_dense_s8(const rnnmcu_dense_q_t *p, const int8_t *x, int8_t *y, int3
 void rnnmcu_dense_s16(const rnnmcu_dense_q_t *p, const int16_t *x, int16_t *y, int32_t *scratch);
 /* int16 -> int8, saturated: an int8 model's first Dense layer on 16-bit inputs (rnnmcu_narrow_s16_s8.c) */
 void rnnmcu_narrow_s16_s8(const int16_t *x, uint16_t n, int8_t *y);
+/* int8 -> int16: an int8 model's 16-bit head reads the body's output (rnnmcu_widen_s8_s16.c) */
+void rnnmcu_widen_s8_s16(const int8_t *x, uint32_t n, int16_t *y);
 void rnnmcu_activation_s8(const rnnmcu_act_q_t *p, const int8_t *x, int8_t *y);
 void rnnmcu_activation_s16(const rnnmcu_act_q_t *p, const int16_t *x, int16_t *y);
 void rnnmcu_softmax_s8(const rnnmcu_softmax_q_t *p, const int8_t *x, int8_t *y);

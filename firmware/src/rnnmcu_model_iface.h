@@ -16,7 +16,9 @@ extern "C" {
 #endif
 
 typedef enum {
-    RNNMCU_PRECISION_INT8 = 1,    /* outputs are int8_t; inputs int8_t, or int16_t with RNNMCU_MODEL_INPUT16 */
+    RNNMCU_PRECISION_INT8 = 1,    /* int8 weights and activations; outputs int16_t (elem_size 2: the 16-bit
+                                   * head of codegen/NUMERICS.md) or int8_t (elem_size 1); inputs int8_t, or
+                                   * int16_t with RNNMCU_MODEL_INPUT16 */
     RNNMCU_PRECISION_INT16 = 2,   /* inputs/outputs are int16_t (little-endian on the wire) */
     RNNMCU_PRECISION_FLOAT32 = 3  /* inputs/outputs are float (IEEE-754 binary32, little-endian on the wire) */
 } rnnmcu_precision_t;

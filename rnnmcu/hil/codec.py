@@ -263,13 +263,16 @@ class DeviceInfo:
 
     @property
     def dtype(self) -> np.dtype:
-        """The output values' type (and the inputs', but with FLAG_INPUT16)."""
+        """The output values' type (and the inputs', but with FLAG_INPUT16): the precision's, or
+        int16 for an int8 model whose outputs are 16-bit (elem_size 2)."""
+        if self.precision == Precision.INT8 and self.elem_size == 2:
+            return np.dtype("<i2")
         return DTYPES[self.precision]
 
     @property
     def in_dtype(self) -> np.dtype:
-        """The input values' type: int16 with FLAG_INPUT16, else the output type."""
-        return np.dtype("<i2") if self.flags & FLAG_INPUT16 else self.dtype
+        """The input values' type: int16 with FLAG_INPUT16, else the precision's."""
+        return np.dtype("<i2") if self.flags & FLAG_INPUT16 else DTYPES[self.precision]
 
     @property
     def in_elem_size(self) -> int:
@@ -333,7 +336,8 @@ def parse_info(payload: bytes) -> DeviceInfo:
         raise ProtocolError(
             f"device speaks protocol version {info.protocol_version}, this host speaks "
             f"{PROTOCOL_VERSION}", hint="rebuild the firmware with this rnnmcu version")
-    if info.precision not in DTYPES or DTYPES[info.precision].itemsize != info.elem_size:
+    if info.precision not in DTYPES or (DTYPES[info.precision].itemsize != info.elem_size
+                                        and not (info.precision == Precision.INT8 and info.elem_size == 2)):
         raise ProtocolError(f"INFO reply: precision {info.precision} with element size "
                             f"{info.elem_size} is not a known combination", payload)
     if info.flags & FLAG_INPUT16 and info.precision != Precision.INT8:
