@@ -29,8 +29,8 @@ typedef enum {
 #define RNNMCU_MODEL_MASKING         0x04u /* the model skips masked steps (quantize_input reports them) */
 #define RNNMCU_MODEL_BENCH_RUN       0x08u /* BENCH times run() over n copies, not n step()s: the
                                             * path this build is for (--input-projections) */
-#define RNNMCU_MODEL_INPUT16         0x10u /* the inputs are int16 (in_elem_size 2) while the outputs
-                                            * are int8: an int8 model's 16-bit inputs */
+#define RNNMCU_MODEL_INPUT16         0x10u /* an int8 model whose inputs are int16
+                                            * (in_elem_size 2): codegen/NUMERICS.md, "Wide inputs" */
 #define RNNMCU_MODEL_TRACE           0x20u /* INFO only: the firmware answers TRACE (rnnmcu build --trace) */
 
 typedef struct {
@@ -40,8 +40,10 @@ typedef struct {
     uint16_t output_dim;       /* values per output vector */
     uint16_t max_steps;        /* largest T that run() accepts */
     uint8_t precision;         /* rnnmcu_precision_t */
-    uint8_t elem_size;         /* bytes per output value: 1, 2 or 4 */
-    uint8_t in_elem_size;      /* bytes per input value: elem_size, or 2 with RNNMCU_MODEL_INPUT16 */
+    uint8_t elem_size;         /* bytes per output value: 1, 2 or 4 (an int8 model's
+                                * outputs are 16-bit: 2; NUMERICS.md, "16-bit head") */
+    uint8_t in_elem_size;      /* bytes per input value: the precision's (1, 2, 4), or 2
+                                * with RNNMCU_MODEL_INPUT16 */
     uint8_t flags;             /* RNNMCU_MODEL_* */
     void *state;               /* statically allocated <name>_state_t */
     /* Zero the recurrent state. */

@@ -27,7 +27,7 @@ FLAG_WINDOW_ONLY = 0x01
 FLAG_OUTPUT_SEQUENCE = 0x02
 FLAG_MASKING = 0x04
 FLAG_BENCH_RUN = 0x08  # BENCH times run() (e.g. --input-projections builds)
-FLAG_INPUT16 = 0x10  # the inputs are int16 while the outputs are int8 (an int8 model's 16-bit inputs)
+FLAG_INPUT16 = 0x10  # an int8 model whose inputs are int16 (NUMERICS.md, "Wide inputs")
 FLAG_TRACE = 0x20  # INFO only: the firmware answers TRACE (rnnmcu build --trace)
 
 
