@@ -77,7 +77,8 @@ def row(data: str, cell: str, units: int, engine: str, e: dict, summary: dict | 
             "float_accuracy": e["float_accuracy"], "accuracy": e["quantised_accuracy"],
             "agreement": e["argmax_agreement"], "max_abs_error": e["max_abs_error"],
             "weight_bytes": (summary or {}).get("weight_bytes"), "sequences": e["sequences"],
-            "saturations": sum(e["saturations"].values())}
+            "saturations": sum(e["saturations"].values()),
+            "disagreeing_float_margin_max": e.get("disagreeing_float_margin_max")}
 
 
 def main() -> int:
@@ -131,7 +132,10 @@ def main() -> int:
     for r in rows:
         def f(v, fmt):
             return format(v, fmt) if isinstance(v, (int, float)) else "-"
-        note = r.get("reason") or (f"{r['saturations']} saturations" if r.get("saturations") else "")
+        notes = [f"{r['saturations']} saturations"] if r.get("saturations") else []
+        if r.get("disagreeing_float_margin_max") is not None:
+            notes.append(f"float top-two gap <= {r['disagreeing_float_margin_max']:.4f} where they differ")
+        note = r.get("reason") or ", ".join(notes)
         print(f"{r['set']:10} {r['cell']:6} {r['units']:>5}  {r['engine']:22} {f(r.get('float_accuracy'), '9.3f')} "
               f"{f(r.get('accuracy'), '9.3f')} {f(r.get('agreement'), '9.4f')} {f(r.get('max_abs_error'), '11.5f')}  {note}")
     print(f"(held-out sequences per row: {', '.join(sorted({str(r['sequences']) for r in rows}))}; "
@@ -153,7 +157,8 @@ def tflite(data: str, cell: str, units: int, keras_path: str, train_npz: str, te
 
     model = load_keras_model(keras_path)
     tr, te = load_npz(train_npz), load_npz(test_npz)
-    x, L, y = te.x_test, te.lengths_test, te.y_test
+    # the test file's held-out split when it has one (as `rnnmcu eval`), else all of it
+    x, L, y = (te.x_test, te.lengths_test, te.y_test) if te.x_test is not None else (te.x, te.lengths, te.y)
     Lf = np.full(len(x), x.shape[1]) if L is None else L
     y_ref = float_ref.forward(model, x, Lf)
     out, _, _ = tflite_rows(model, x, Lf, y, y_ref, tr.x, tr.lengths, os.path.join(work, f"tflite-{data}-{cell}"))

@@ -306,7 +306,13 @@ def compare_outputs(yf: np.ndarray, yq: np.ndarray, labels: np.ndarray | None, s
         yq = yq[np.arange(len(idx)), idx]
     res: dict[str, Any] = {"max_abs_error": float(np.max(np.abs(yf - yq))) if yf.size else 0.0}
     if yf.shape[-1] > 1:
-        res["argmax_agreement"] = float(np.mean(yf.argmax(-1) == yq.argmax(-1)))
+        differ = yf.argmax(-1) != yq.argmax(-1)
+        res["argmax_agreement"] = float(np.mean(~differ))
+        if differ.any():
+            # how close to a tie the float model was where the classes differ: its top two scores
+            top2 = np.sort(yf[differ], axis=-1)[..., -2:]
+            res["disagreeing_sequences"] = int(np.count_nonzero(differ))
+            res["disagreeing_float_margin_max"] = float(np.max(top2[..., 1] - top2[..., 0]))
         if labels is not None:
             res["float_accuracy"] = float(np.mean(yf.argmax(-1) == labels))
             res["quantised_accuracy"] = float(np.mean(yq.argmax(-1) == labels))

@@ -185,3 +185,7 @@ def test_choose_path_and_working_memory():
     # * 4 + buffers 2 * 4; float32: h 16 + c 16 + scratch (2 * 16 + 4) * 4 + buffers 2 * 16
     assert cmp.rnnmcu_working_bytes(model(rec("lstm")), "int8") == 4 + 8 + 32 * 4 + 8
     assert cmp.rnnmcu_working_bytes(model(rec("lstm")), "float32") == 16 + 16 + 36 * 4 + 32
+    # with a Dense head an int8 model adds the 16-bit head's two int16 buffers of max(4, 2) values
+    head = ir.Dense(W=np.ones((2, 4)), b=np.zeros(2))
+    assert cmp.rnnmcu_working_bytes(model(rec("lstm"), head), "int8") == 4 + 8 + 32 * 4 + 8 + 2 * 2 * 4
+    assert cmp.rnnmcu_working_bytes(model(rec("lstm"), head), "int16") == 8 + 8 + 32 * 4 + 16

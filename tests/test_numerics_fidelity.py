@@ -231,6 +231,15 @@ def test_int8_head_is_16_bit_and_resolves_near_ties():
     assert "16-bit head and outputs" in describe_precision(q16)
     assert "head" not in describe_precision(q8)
     assert "head" not in describe_precision(quantize.quantize(model, x, None, "int16"))
+    # eval reports how close to a tie the float model was where the classes differ
+    from rnnmcu.api import compare_outputs
+    yf, y8 = float_ref.forward(model, x), qref.predict(model, q8, x)
+    r8 = compare_outputs(yf, y8, None, False, None)
+    assert r8["disagreeing_sequences"] == round((1 - agree8) * len(x))
+    margin = yf[:, 1] - yf[:, 0]  # class 1 is ahead everywhere, by 0.004 in the logits
+    assert r8["disagreeing_float_margin_max"] == pytest.approx(margin[np.argmax(y8, -1) == 0].max())
+    assert 0 < r8["disagreeing_float_margin_max"] < 0.002
+    assert "disagreeing_sequences" not in compare_outputs(yf, qref.predict(model, q16, x), None, False, None)
 
 
 @pytest.mark.parametrize("head_bits", [16, 8])

@@ -145,6 +145,9 @@ def rnnmcu_working_bytes(model: ir.Model, precision: str) -> int:
             elif isinstance(d, ir.Dense):
                 scratch = max(scratch, d.output_dim)
     total = state + 4 * scratch + 2 * maxw * el
+    last_rec = max(i for i, l in enumerate(model.layers) if isinstance(l, (ir.Recurrent, ir.Bidirectional)))
+    if precision == "int8" and last_rec < len(model.layers) - 1:  # the 16-bit head's two buffers
+        total += 2 * 2 * max(l.output_dim for l in model.layers[last_rec:])
     if model.needs_window:
         total += 2 * int(model.max_steps or 256) * maxw * el
     return int(total)
