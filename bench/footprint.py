@@ -128,6 +128,28 @@ def call_graph(build_dir: Path) -> tuple[dict[str, int | None], dict[str, set[st
     return frames, calls
 
 
+def fold_aliases(frames: dict[str, int | None], calls: dict[str, set[str]],
+                 syms: dict[str, tuple[int, int, str]]) -> None:
+    """GCC's identical code folding (-fipa-icf) keeps one body for functions that compile to the
+    same code (rnnmcu_lstm_tile_x16_s8 and rnnmcu_lstm_tile_s8): the call graph then names the
+    folded one in its edges but has no node for it, and nm lists both names at one address.  Give
+    each such name the frame and callees of the function whose body it shares."""
+    body = {}
+    for title in frames:
+        plain = title.rsplit(":", 1)[-1]
+        if plain in syms:
+            body.setdefault(syms[plain][0], title)
+    changed = True
+    while changed:
+        changed = False
+        for target in {t for ts in calls.values() for t in ts} - frames.keys():
+            plain = target.rsplit(":", 1)[-1]
+            if plain in syms and syms[plain][2] in ("T", "t") and syms[plain][0] in body:
+                frames[target] = frames[body[syms[plain][0]]]
+                calls[target] = set(calls.get(body[syms[plain][0]], ()))
+                changed = True
+
+
 def deepest(fn: str, frames: dict[str, int | None], calls: dict[str, set[str]],
             path: tuple[str, ...] = ()) -> tuple[int, list[str], set[str]]:
     """(bytes, the call chain, functions without a frame of their own: libc) of the deepest path."""
@@ -172,6 +194,7 @@ def measure(board: str, name: str, model, precision: str, work: Path, wide: bool
     syms = symbols(board, res.firmware_path)
     prefix = model.name + "_"
     frames, calls = call_graph(proj / ".pio")
+    fold_aliases(frames, calls, syms)
     infer = {}
     for api in ("step", "run"):
         if prefix + api in frames:
@@ -182,7 +205,7 @@ def measure(board: str, name: str, model, precision: str, work: Path, wide: bool
     api = [prefix + f for f in ("step", "run", "reset", "quantize_input")]
     code = {fn for fn in reachable(api, frames, calls)
             if fn.startswith(("rnnmcu_", prefix)) and fn in syms and syms[fn][2] in ("T", "t")}
-    kernel = sum(syms[fn][1] for fn in code)
+    kernel = sum({syms[fn][0]: syms[fn][1] for fn in code}.values())  # a folded alias counts once
     # the model's constant arrays are file-local (static const): lower-case t/r, like its file-local
     # functions (a stacked model's <name>_forward), which are code
     model_const = {k: v for k, v in syms.items() if k.startswith(prefix) and v[2] in ("t", "r") and k not in code}

@@ -45,6 +45,20 @@ def test_no_static_bound_is_refused(tmp_path, frame, edges, msg):
         footprint.deepest("f", frames, calls)
 
 
+def test_a_folded_alias_takes_the_frame_and_callees_of_the_body_it_shares(tmp_path):
+    # GCC's identical code folding: "m.c:tile_b" is called but has no node; nm puts it at tile_a's address
+    _ci(tmp_path / "a.ci", {"step": "40 bytes (static)", "m.c:tile_a": "24 bytes (static)",
+                            "matvec": "16 bytes (static)"},
+        [("step", "m.c:tile_b"), ("m.c:tile_a", "matvec")])
+    frames, calls = footprint.call_graph(tmp_path)
+    syms = {"step": (0x100, 8, "T"), "tile_a": (0x200, 64, "t"), "tile_b": (0x200, 64, "t"),
+            "matvec": (0x300, 32, "T")}
+    footprint.fold_aliases(frames, calls, syms)
+    n, chain, outside = footprint.deepest("step", frames, calls)
+    assert (n, chain, outside) == (40 + 24 + 16, ["step", "m.c:tile_b", "matvec"], set())
+    assert footprint.reachable(["step"], frames, calls) == {"step", "tile_b", "matvec"}
+
+
 def test_no_call_graph_files_is_an_error(tmp_path):
     with pytest.raises(SystemExit, match="no .ci files"):
         footprint.call_graph(tmp_path)
@@ -59,4 +73,6 @@ def test_static_inference_stack_fits_the_painted_high_water_mark(tmp_path):
     # an int8 model's 16-bit inputs: the step is the x16 one (int16 kernel for W x)
     assert chain["step"][:2] == ["lstm16_step", "rnnmcu_lstm_step_x16_s8"] and len(chain["step"]) == 3
     assert 0 < r["inference_stack_bytes"] <= r["stack_high_water_bytes"] <= r["stack_reserved_bytes"]
+    # every rnnmcu function on the way has a frame (a folded alias included): only libc is outside
+    assert not [fn for fn in r["inference_stack_outside"] if "rnnmcu_" in fn], r["inference_stack_outside"]
     assert r["inference_code_bytes"] > 0 and r["weight_bytes"] == 4 * 16 * 8 + 4 * 16 * 16
