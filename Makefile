@@ -12,6 +12,9 @@ PY          := $(VENV)/bin/python
 RNNMCU      := $(VENV)/bin/rnnmcu
 PIP_FLAGS   ?= --disable-pip-version-check -q
 PYTEST_ARGS ?=
+# make test runs the test files on this many workers (pytest-xdist; a file stays on one worker, so
+# its module fixtures, trained models among them, are made once)
+TEST_JOBS   ?= 2
 
 APT_PACKAGES := build-essential clang libclang-rt-dev qemu-system-arm qemu-system-misc \
 	gcc-arm-none-eabi libnewlib-arm-none-eabi picolibc-arm-none-eabi \
@@ -75,7 +78,7 @@ setup: apt $(STAMP_INSTALL)
 	done
 
 test: setup
-	$(PY) -m pytest tests/ --durations=10 $(PYTEST_ARGS)
+	$(PY) -m pytest tests/ -n $(TEST_JOBS) --dist loadfile --durations=10 $(PYTEST_ARGS)
 
 demo: setup
 	@mkdir -p $(DEMO_OUT)

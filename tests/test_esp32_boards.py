@@ -19,7 +19,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -267,6 +266,7 @@ def _same_sources(real_proj: Path, emu_proj: Path, gen: Path) -> None:
     assert not mismatch and not errors and match == models
 
 
+@pytest.mark.emulator
 def test_c3_project_sources_run_bit_exact_on_qemu_rv32(tmp_path, gen_dirs):
     """ESP32-C3 and qemu-rv32 share the RV32IMC instruction set: the C3 project's runtime, app
     and model are byte for byte the sources the emulated board builds and runs, bit-exact."""
@@ -284,6 +284,7 @@ def test_c3_project_sources_run_bit_exact_on_qemu_rv32(tmp_path, gen_dirs):
             np.testing.assert_array_equal(np.asarray(got).reshape(-1), expected[i].reshape(-1))
 
 
+@pytest.mark.emulator
 def test_esp32_project_app_runs_on_qemu_lx106(tmp_path):
     """ESP32/ESP32-S3 and qemu-lx106 are Xtensa: the same app and runtime sources answer the
     protocol on the emulated LX106.  (With the protocol test model: a generated integer model
@@ -312,12 +313,9 @@ def test_rnnmcu_build_esp32_offline_fails_fast_with_exit_3(tmp_path):
     mpath = tmp_path / "m.rnnmcu"
     qmodel.save(str(mpath), model, q)
     out = tmp_path / "fw-esp32"
-    t0 = time.monotonic()
     r = subprocess.run([str(RNNMCU_EXE), "build", "--board", "esp32", "--model", str(mpath), "-o", str(out)],
                        env=_offline_env(tmp_path), capture_output=True, text=True, timeout=60)
-    elapsed = time.monotonic() - t0
     assert r.returncode == 3, r.stderr
-    assert elapsed < 10, f"took {elapsed:.1f} s"
     assert str(out) in r.stderr and "pio run -e esp32" in r.stderr and "online" in r.stderr
     assert r.stdout == ""  # no success line for a build that was not done
     assert (out / "platformio.ini").is_file() and not (out / ".pio").exists()
@@ -351,8 +349,9 @@ def test_flash_finds_the_board_from_the_project_and_fails_fast_offline(tmp_path,
         monkeypatch.setenv(k, v)
     proj = platformio.generate_project("esp32s3", fake_gen_dir(tmp_path / "gen"), tmp_path / "p")
     assert board_cli.project_board(proj) == "esp32s3"
-    t0 = time.monotonic()
+    ran = []  # fails fast: `pio run -t upload` (which would retry the registry) is never started
+    monkeypatch.setattr(platformio.subprocess, "run", lambda *a, **k: ran.append(a))
     with pytest.raises(ToolchainError) as exc:
         board_cli.flash_firmware(None, "/dev/ttyUSB0", proj)
-    assert time.monotonic() - t0 < 10
+    assert ran == []
     assert "pio run -e esp32s3 -t upload --upload-port /dev/ttyUSB0" in str(exc.value)

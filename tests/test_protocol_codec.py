@@ -1,11 +1,9 @@
 """The protocol codec: COBS, CRC, frames, typed payloads — in Python and against the C code."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -17,20 +15,7 @@ from hypothesis import strategies as st
 from rnnmcu.errors import DeviceError
 from rnnmcu.hil import codec
 from rnnmcu.hil.codec import ErrorCode, FrameReader, ProtocolError
-
-
-def _support():
-    name = "rnnmcu_protocol_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "c" / "protocol_support.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _support()
+import protocol_helpers as S  # tests/ is on sys.path under pytest
 
 # Published COBS examples (Cheshire & Baker's scheme, as tabulated on Wikipedia's COBS page).
 KNOWN = [

@@ -3,28 +3,13 @@ app's objects need no division, modulo or floating-point helpers from libgcc (De
 libgcc lacks __udivsi3/__umodsi3 and soft-float)."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def _support():
-    name = "rnnmcu_protocol_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "c" / "protocol_support.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _support()
+import protocol_helpers as S  # tests/ is on sys.path under pytest
 
 TARGETS = {
     # id: (compiler key in conftest's c_compilers, nm, flags)

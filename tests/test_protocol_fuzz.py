@@ -4,11 +4,9 @@ right code, each followed by a valid request whose answer proves the model state
 Plus a bounded libFuzzer run of tests/c/fuzz_app.c."""
 from __future__ import annotations
 
-import importlib.util
 import random
 import struct
 import subprocess
-import sys
 import time
 import zlib
 from dataclasses import dataclass
@@ -19,20 +17,7 @@ import pytest
 
 from rnnmcu.hil import codec, open_transport
 from rnnmcu.hil.codec import ErrorCode, FrameReader, MsgType
-
-
-def _support():
-    name = "rnnmcu_protocol_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "c" / "protocol_support.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _support()
+import protocol_helpers as S  # tests/ is on sys.path under pytest
 I16 = np.dtype(np.int16)
 MAXP = 256          # the fuzz builds use -DRNNMCU_PROTO_MAX_PAYLOAD=256: cheap oversize frames
 CAP = MAXP + 8      # the device's decoded-frame buffer

@@ -2,9 +2,7 @@
 recomputed in numpy), including deliberately wrong expectations that must be reported."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,20 +13,7 @@ from rnnmcu.errors import DeviceError, InputError
 from rnnmcu.hil import Device, open_transport
 from rnnmcu.hil.report import report_json, write_json, write_junit
 from rnnmcu.hil.runner import run_hil
-
-
-def _support():
-    name = "rnnmcu_protocol_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "c" / "protocol_support.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _support()
+import protocol_helpers as S  # tests/ is on sys.path under pytest
 I16 = np.dtype(np.int16)
 
 

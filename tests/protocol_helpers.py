@@ -1,5 +1,5 @@
 """Helpers for tests/test_protocol*.py: build the host firmware (app + fake model) and the C test
-drivers, and the fake model's definition in numpy.  Loaded by path (tests/ is not a package)."""
+drivers, and the fake model's definition in numpy (`import protocol_helpers`: tests/ is on sys.path)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,11 +10,11 @@ from typing import Sequence
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "firmware" / "src"
 APP = ROOT / "firmware" / "app"
 HOST_MAIN = ROOT / "firmware" / "boards" / "host" / "main.c"
-TESTS_C = Path(__file__).resolve().parent
+TESTS_C = Path(__file__).resolve().parent / "c"
 FAKE_MODEL = TESTS_C / "fake_model.c"
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
@@ -33,7 +33,7 @@ def app_sources() -> list[Path]:
 def compile_c(out: Path, sources: Sequence[Path], *, cc: str = "gcc",
               flags: Sequence[str] = (), link: bool = True) -> Path:
     if shutil.which(cc) is None:
-        raise AssertionError(f"compiler {cc!r} not found: install it (see /work/shared/FACTS.md)")
+        raise AssertionError(f"compiler {cc!r} not found: run `make setup` as root, which installs it")
     cmd = [cc, *STRICT, "-O1", "-g", f"-I{SRC}", f"-I{APP}", *flags, *map(str, sources)]
     cmd += ["-o", str(out)] if link else []
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=out.parent)
