@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
-ROWS = 4   # RNNMCU_MV_ROWS
-COLS = 4   # RNNMCU_MV_COLS
-# Rows per tile of an integer recurrent step (RNNMCU_TILE_ROWS; codegen/emit.py tile_order and
-# scratch_words size the generated arrays and state for it)
-TILE_ROWS = 64
+from rnnmcu import facts
 
-
-def tile_units(gates: int) -> int:
-    """Units per tile of a cell with ``gates`` rows per unit (RNNMCU_TILE_UNITS): whole pairs of
-    4-row blocks (the RV32 kernel takes blocks two at a time)."""
-    return (TILE_ROWS // gates) & ~7
+# RNNMCU_MV_ROWS, RNNMCU_MV_COLS, RNNMCU_TILE_ROWS, RNNMCU_TILE_UNITS and RNNMCU_W16_AT of the C:
+# one source, rnnmcu/facts.py (codegen/emit.py tile_order and scratch_words size the generated
+# arrays and state for the tiles)
+ROWS = facts.MV_ROWS
+COLS = facts.MV_COLS
+TILE_ROWS = facts.TILE_ROWS
+tile_units = facts.tile_units
 
 
 def padded(n: int, to: int) -> int:
@@ -61,7 +59,7 @@ def pack(w: np.ndarray) -> np.ndarray:
 # words are already the (w0, w2) and (w1, w3) halfword pairs that SMLAD multiplies with the
 # activation pairs (x0, x2) and (x1, x3): a Cortex-M DSP kernel then loads weights and needs no
 # SXTB16 for them.
-WIDE_ORDER = (0, 2, 1, 3)
+WIDE_ORDER = facts.WIDE_ORDER
 
 
 def pack_wide(w: np.ndarray) -> np.ndarray:

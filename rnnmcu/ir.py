@@ -43,10 +43,12 @@ from typing import Any, Union
 
 import numpy as np
 
+from rnnmcu import facts
+
 IR_VERSION = 1
 
-CELLS = ("simple", "lstm", "gru", "peephole_lstm", "peephole_gru")
-GATES = {"simple": 1, "lstm": 4, "peephole_lstm": 4, "gru": 3, "peephole_gru": 3}
+CELLS = tuple(c.name for c in facts.CELLS)  # the cell table: rnnmcu/facts.py
+GATES = {c.name: c.gates for c in facts.CELLS}
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
 # Elementwise activations with a float definition in rnnmcu.codegen.activations.

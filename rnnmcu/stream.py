@@ -25,15 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnnmcu import facts
 from rnnmcu.errors import CheckFailed, DeviceError, InputError
 
-ST_SAMPLE, ST_STATS, ST_RESTART, ST_EVENT, ST_REPLY = 0x10, 0x11, 0x12, 0x20, 0x80
+ST_SAMPLE, ST_STATS, ST_RESTART, ST_EVENT, ST_REPLY = (facts.STREAM_CODES[k] for k in (
+    "SAMPLE", "STATS", "RESTART", "EVENT", "REPLY"))
 STATS_FIELDS = ("received", "next_seq", "gaps", "bad_frames", "samples", "steps", "masked", "events",
                 "resets", "errors", "ticks_max", "ticks_total_lo", "ticks_total_hi", "ticks_last",
                 "clock_hz", "rate_mhz", "selftest_ticks")
 _STATS = struct.Struct("<" + "I" * len(STATS_FIELDS) + "BH")
 _EVENT = struct.Struct("<IIhiI")
-# instructions per multiply-accumulate of the portable int8 kernels per arch (FACTS.md, 32 units);
+# instructions per multiply-accumulate of the portable int8 kernels per arch (32 units, measured under
+# QEMU -icount: bench/step_cost.py --variants int8-portable);
 # `rnnmcu app --dry-run` gives an estimate from these, the built app measures itself
 INSTR_PER_MAC = {"arm": 8.0, "riscv32": 9.0, "xtensa": 17.0}
 POLICY_OVERHEAD_INSTR = 400   # policy, stream bookkeeping, counter reads (measured: a few hundred)
@@ -372,7 +375,7 @@ def run_on_board(board_name: str, model_path: str, data_path: str, opts: StreamO
                  skip: set[int] | None = None) -> dict[str, Any]:
     """Build the streaming app for an emulated (or host) board, start it, replay a recording
     through it and compare its events with the host simulation of the same policy."""
-    from rnnmcu import emulator, platformio
+    from rnnmcu import emulator
     from rnnmcu.boards.loader import load_board
     from rnnmcu.codegen import stream_policy
     from rnnmcu.hil.transport import open_transport

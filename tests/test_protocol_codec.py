@@ -1,7 +1,6 @@
 """The protocol codec: COBS, CRC, frames, typed payloads — in Python and against the C code."""
 from __future__ import annotations
 
-import re
 import struct
 import subprocess
 import zlib
@@ -160,14 +159,14 @@ def test_bench_reply() -> None:
         codec.parse_bench(b"\x00" * 8)
 
 
-def test_error_codes_match_the_c_enum() -> None:
-    header = (S.APP / "rnnmcu_proto.h").read_text()
-    c_codes = {m.group(1): int(m.group(2))
-               for m in re.finditer(r"RNNMCU_PROTO_ERR_(\w+) = (\d+)", header)}
-    assert c_codes == {e.name: e.value for e in ErrorCode}
-    types = {m.group(1): int(m.group(2), 16)
-             for m in re.finditer(r"RNNMCU_PROTO_(INFO|RESET|STEP|RUN|BENCH|TRACE) = (0x[0-9A-F]+)", header)}
-    assert types == {t.name: t.value for t in codec.MsgType}
+def test_error_codes_and_types_are_the_facts() -> None:
+    # one source: rnnmcu/facts.py, which generates the C's (tests/test_house.py compiles and checks it)
+    from rnnmcu import facts
+
+    assert {e.name: e.value for e in ErrorCode} == facts.PROTO_ERRORS
+    assert {t.name: t.value for t in codec.MsgType} == facts.PROTO_TYPES
+    assert "rnnmcu_facts.h" in (S.APP / "rnnmcu_proto.h").read_text()
+    assert "RNNMCU_PROTO_ERR_BAD_CRC" not in (S.APP / "rnnmcu_proto.h").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,8 @@ def test_forbidden_pattern_catches_the_helpers() -> None:
 
 def test_app_includes_nothing_board_specific() -> None:
     allowed = {"stddef.h", "stdint.h", "string.h", "rnnmcu_model_iface.h", "rnnmcu_port.h",
-               "rnnmcu_trace.h"}  # the runtime's TRACE hooks (empty unless a TRACE build)
+               "rnnmcu_trace.h",  # the runtime's TRACE hooks (empty unless a TRACE build)
+               "rnnmcu_facts.h"}  # the constants shared with Python (generated from rnnmcu/facts.py)
     for path in sorted(S.APP.glob("*.[ch]")):
         for inc in re.findall(r'#include\s+[<"]([^>"]+)[>"]', path.read_text()):
             assert inc in allowed or (S.APP / inc).exists(), f"{path.name} includes {inc}"

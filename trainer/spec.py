@@ -24,9 +24,10 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from rnnmcu import facts
 from rnnmcu.errors import InputError
 
-CELLS = ("rnn", "lstm", "gru", "peephole-lstm", "peephole-gru")
+CELLS = tuple(c.cli for c in facts.CELLS)  # the cell table: rnnmcu/facts.py
 AVAILABLE_CELLS = CELLS  # every cell the spec names has a Keras implementation
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 # Default learning rate per cell: SimpleRNN diverges or stalls at rates LSTM/GRU train well with.

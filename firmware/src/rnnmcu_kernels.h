@@ -6,19 +6,12 @@
 
 #include <stdint.h>
 
+#include "rnnmcu_facts.h" /* cells, gates, layout and tile sizes: generated from rnnmcu/facts.py */
 #include "rnnmcu_trace.h" /* the TRACE debug build's hooks (empty unless RNNMCU_TRACE) */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum {
-    RNNMCU_CELL_SIMPLE = 0,
-    RNNMCU_CELL_LSTM = 1,
-    RNNMCU_CELL_GRU = 2
-} rnnmcu_cell_t;
-/* gate rows per unit of a cell */
-#define RNNMCU_CELL_GATES(cell) ((cell) == RNNMCU_CELL_LSTM ? 4u : (cell) == RNNMCU_CELL_GRU ? 3u : 1u)
 
 typedef enum {
     RNNMCU_OK = 0,
@@ -93,8 +86,6 @@ typedef struct {
  * the last tile has read the old one.  A tile is at most RNNMCU_TILE_ROWS rows, a whole number of
  * pairs of 4-row blocks (RNNMCU_MV_ROWS; the RV32 kernel takes blocks two at a time): 64 units of
  * a SimpleRNN, 16 of a GRU or an LSTM. */
-#define RNNMCU_TILE_ROWS 64u
-#define RNNMCU_TILE_UNITS(gates) ((RNNMCU_TILE_ROWS / (uint32_t)(gates)) & ~7u)
 #define RNNMCU_TILE_MIN(gates, n)                                                                 \
     ((uint32_t)(n) < RNNMCU_TILE_UNITS(gates) ? (uint32_t)(n) : RNNMCU_TILE_UNITS(gates))
 /* Scratch words a tiled integer recurrent step needs (activations of act_bytes bytes): two tiles
@@ -155,15 +146,12 @@ typedef struct {
 #else
 #define RNNMCU_WEIGHTS_ALIGNED
 #endif
-#define RNNMCU_MV_ROWS 4u
-#define RNNMCU_MV_COLS 4u
 #define RNNMCU_MV_PAD(n, to) (((uint32_t)(n) + (to) - 1u) / (to) * (to))
 void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 /* The same over the wide layout (int16 weights, a row's chunk stored as c0, c2, c1, c3: pack_wide):
  * twice the weight flash, for the Cortex-M DSP kernel that then loads SMLAD operands directly.
  * RNNMCU_W16_AT(j): where column j of a chunk sits (layout.WIDE_ORDER). */
-#define RNNMCU_W16_AT(j) ((((j) & 1u) << 1) | ((j) >> 1))
 void rnnmcu_matvec_w16_s8(const int16_t *w, const int8_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 void rnnmcu_matvec_w16_s16(const int16_t *w, const int16_t *x, uint16_t rows, uint16_t cols, int32_t *y);
 

@@ -11,27 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rnnmcu_facts.h" /* rnnmcu_precision_t and the RNNMCU_MODEL_* flags: generated from rnnmcu/facts.py */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum {
-    RNNMCU_PRECISION_INT8 = 1,    /* int8 weights and activations; outputs int16_t (elem_size 2: the 16-bit
-                                   * head of codegen/NUMERICS.md) or int8_t (elem_size 1); inputs int8_t, or
-                                   * int16_t with RNNMCU_MODEL_INPUT16 */
-    RNNMCU_PRECISION_INT16 = 2,   /* inputs/outputs are int16_t (little-endian on the wire) */
-    RNNMCU_PRECISION_FLOAT32 = 3  /* inputs/outputs are float (IEEE-754 binary32, little-endian on the wire) */
-} rnnmcu_precision_t;
-
-/* flags */
-#define RNNMCU_MODEL_WINDOW_ONLY     0x01u /* needs a whole window: step is NULL (Bidirectional, go_backwards) */
-#define RNNMCU_MODEL_OUTPUT_SEQUENCE 0x02u /* run() writes one output vector per step (T * output_dim) */
-#define RNNMCU_MODEL_MASKING         0x04u /* the model skips masked steps (quantize_input reports them) */
-#define RNNMCU_MODEL_BENCH_RUN       0x08u /* BENCH times run() over n copies, not n step()s: the
-                                            * path this build is for (--input-projections) */
-#define RNNMCU_MODEL_INPUT16         0x10u /* an int8 model whose inputs are int16
-                                            * (in_elem_size 2): codegen/NUMERICS.md, "Wide inputs" */
-#define RNNMCU_MODEL_TRACE           0x20u /* INFO only: the firmware answers TRACE (rnnmcu build --trace) */
 
 typedef struct {
     const char *name;          /* model name (C identifier) */

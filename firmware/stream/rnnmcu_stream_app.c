@@ -15,13 +15,13 @@
 #include "rnnmcu_port.h"
 #include "rnnmcu_stream.h"
 
-#define ST_SAMPLE 0x10u
-#define ST_STATS 0x11u
-#define ST_RESTART 0x12u
-#define ST_EVENT 0x20u
-#define ST_REPLY 0x80u
-#define ST_HEADER 4u
-#define ST_CRC 4u
+#define ST_SAMPLE RNNMCU_ST_SAMPLE
+#define ST_STATS RNNMCU_ST_STATS
+#define ST_RESTART RNNMCU_ST_RESTART
+#define ST_EVENT RNNMCU_ST_EVENT
+#define ST_REPLY RNNMCU_ST_REPLY
+#define ST_HEADER RNNMCU_PROTO_HEADER_SIZE
+#define ST_CRC RNNMCU_PROTO_CRC_SIZE
 #define ST_MAX_PAYLOAD 600u
 #define ST_SELFTEST_STEPS 8u
 

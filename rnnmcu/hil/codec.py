@@ -11,53 +11,37 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnmcu import facts
 from rnnmcu.errors import DeviceError
 
-PROTOCOL_VERSION = 1
+# the numbers are rnnmcu/facts.py's, which also generates the C's (firmware/src/rnnmcu_facts.h)
+PROTOCOL_VERSION = facts.PROTOCOL_VERSION
 HEADER = struct.Struct("<BBH")
-HEADER_SIZE = 4
-CRC_SIZE = 4
+HEADER_SIZE = facts.PROTO_HEADER_SIZE
+CRC_SIZE = facts.PROTO_CRC_SIZE
 OVERHEAD = HEADER_SIZE + CRC_SIZE
 MAX_WIRE_PAYLOAD = 0xFFFF  # the len field is a u16
-REPLY = 0x80
-ERROR = 0xFF
+REPLY = facts.PROTO_REPLY
+ERROR = facts.PROTO_ERROR
 
-# flags of the model descriptor (firmware/src/rnnmcu_model_iface.h)
-FLAG_WINDOW_ONLY = 0x01
-FLAG_OUTPUT_SEQUENCE = 0x02
-FLAG_MASKING = 0x04
-FLAG_BENCH_RUN = 0x08  # BENCH times run() (e.g. --input-projections builds)
-FLAG_INPUT16 = 0x10  # an int8 model whose inputs are int16 (NUMERICS.md, "Wide inputs")
-FLAG_TRACE = 0x20  # INFO only: the firmware answers TRACE (rnnmcu build --trace)
-
-
-class MsgType(enum.IntEnum):
-    INFO = 0x01
-    RESET = 0x02
-    STEP = 0x03
-    RUN = 0x04
-    BENCH = 0x05
-    TRACE = 0x06  # answered by a TRACE build only (FLAG_TRACE); UNKNOWN_TYPE otherwise
+# flags of the model descriptor (RNNMCU_MODEL_*): see facts.MODEL_FLAGS
+FLAG_WINDOW_ONLY = facts.MODEL_FLAGS["WINDOW_ONLY"][0]
+FLAG_OUTPUT_SEQUENCE = facts.MODEL_FLAGS["OUTPUT_SEQUENCE"][0]
+FLAG_MASKING = facts.MODEL_FLAGS["MASKING"][0]
+FLAG_BENCH_RUN = facts.MODEL_FLAGS["BENCH_RUN"][0]
+FLAG_INPUT16 = facts.MODEL_FLAGS["INPUT16"][0]
+FLAG_TRACE = facts.MODEL_FLAGS["TRACE"][0]
 
 
-class ErrorCode(enum.IntEnum):
-    """Codes of ERROR replies; the values of ``rnnmcu_proto_err_t`` in firmware/app/rnnmcu_proto.h."""
-
-    BAD_CRC = 1
-    BAD_COBS = 2
-    OVERSIZE = 3
-    UNKNOWN_TYPE = 4
-    BAD_LENGTH = 5
-    BAD_SEQUENCE = 6
-    STEP_UNSUPPORTED = 7
-    T_RANGE = 8
-    MODEL = 9
+MsgType = enum.IntEnum("MsgType", facts.PROTO_TYPES)
+"""Request types; a reply has type | REPLY.  TRACE is answered by a TRACE build only (FLAG_TRACE)."""
 
 
-class Precision(enum.IntEnum):
-    INT8 = 1
-    INT16 = 2
-    FLOAT32 = 3
+ErrorCode = enum.IntEnum("ErrorCode", facts.PROTO_ERRORS)
+"""Codes of ERROR replies (``rnnmcu_proto_err_t``)."""
+
+
+Precision = enum.IntEnum("Precision", facts.PRECISIONS)
 
 
 DTYPES: dict[int, np.dtype] = {
