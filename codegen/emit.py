@@ -1,5 +1,5 @@
 """C emitter: a quantised model -> ``<name>_model.h``, ``<name>_model.c`` (const weights, the
-caller-owned state type and the streaming API of DESIGN.md) and ``rnnmcu_app_model.c`` (the
+caller-owned state type and the streaming API, docs/ARCHITECTURE.md) and ``rnnmcu_app_model.c`` (the
 descriptor that binds the model to the firmware app).  The runtime kernels it calls are the
 portable C in ``firmware/src``.
 """

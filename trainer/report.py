@@ -11,7 +11,7 @@
 C will hold.  It is an estimate of the *model*, not of the runtime code:
 
 * weights: every matrix entry (kernel, recurrent kernel, Dense kernel); ``float32`` 4 B each,
-  ``int8``/``int16`` 1 B each (int8 weights in both integer modes, see DESIGN.md)
+  ``int8``/``int16`` 1 B each (int8 weights in both integer modes, codegen/NUMERICS.md)
 * biases: ``float32`` 4 B, integer modes 4 B (int32, added to the int32 accumulator)
 * scales: integer modes only, one int32 multiplier per output row of each matrix (per-row
   symmetric quantisation)

@@ -1,7 +1,7 @@
 """Full-int8 TensorFlow Lite export of an rnnmcu IR model, along the paths that work.
 
 TensorFlow's own path fails for Keras 3 recurrent layers: the conversion needs TensorList ops or the
-int8 calibration of the WHILE loop segfaults (``shared/FACTS.md``).  Two paths do work, and this
+int8 calibration of the WHILE loop segfaults (TensorFlow 2.21).  Two paths do work, and this
 module builds them from the IR's weights (so it needs no Keras 3 model, only the IR):
 
 ``fused_lstm``

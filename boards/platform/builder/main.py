@@ -87,8 +87,8 @@ env.Append(
 )
 
 if board.get("build.nostdlib", False):
-    # The multilib picked by the CPU flags has no picolibc/libgcc (FACTS: rv32imc_zicsr picks the
-    # rv64 default): link the ones of a compatible base ISA by path.
+    # The multilib picked by the CPU flags has no picolibc/libgcc (Debian's riscv64-unknown-elf-gcc:
+    # rv32imc_zicsr picks the rv64 default): link the ones of a compatible base ISA by path.
     lib_march = list(board.get("build.lib_march", []))
     libgcc = subprocess.run([gcc] + lib_march + ["-print-libgcc-file-name"], capture_output=True,
                             text=True, check=False).stdout.strip()
