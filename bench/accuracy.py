@@ -152,7 +152,7 @@ def tflite(data: str, cell: str, units: int, keras_path: str, train_npz: str, te
 
     from rnnmcu.codegen import float_ref
     from rnnmcu.data import load_npz
-    from rnnmcu.trainer.compare import tflite_rows
+    from rnnmcu.compare.table import tflite_rows
     from rnnmcu.trainer.keras_import import load_keras_model
 
     model = load_keras_model(keras_path)

@@ -49,7 +49,7 @@ def main() -> int:
     a = ap.parse_args()
 
     from rnnmcu.data import save_npz
-    from rnnmcu.trainer import compare as cmp
+    from rnnmcu.compare import table as cmp
     from rnnmcu.trainer import synth
 
     results = {}

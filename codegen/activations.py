@@ -36,6 +36,7 @@ from typing import Callable
 
 import numpy as np
 
+from rnnmcu import ir
 from rnnmcu.ir import ELEMENTWISE
 
 Fn = Callable[[np.ndarray], np.ndarray]
@@ -44,19 +45,16 @@ SATURATION_EPS = 1e-6
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
-LEAKY_RELU_SLOPE = 0.2
+LEAKY_RELU_SLOPE = ir.LEAKY_RELU_SLOPE
 SQUAREPLUS_B = 4.0
 SHRINK_THRESHOLD = 0.5
 
 # Elementwise Keras activations that rnnmcu.ir.ELEMENTWISE does not (yet) list.
 EXTRA = ("sparse_sigmoid",)
 
-# Keras names and aliases -> canonical name.  Canonical names map to themselves via canonical().
-ALIASES: dict[str | None, str] = {
-    None: "linear",
-    "swish": "silu",
-    "hard_swish": "hard_silu",
-}
+# Keras names and aliases -> canonical name (the IR's table).  Canonical names map to themselves
+# via canonical().
+ALIASES = ir.ACTIVATION_ALIASES
 
 
 def _f(x: np.ndarray) -> np.ndarray:

@@ -173,7 +173,7 @@ def _ensure_folder(folder: str, param: Any, ctx: Any, ptype: click.ParamType) ->
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("rnnmcu.trainer.cli", "train", "Train a recurrent Keras model on a dataset (.npz)."),
     "data": ("rnnmcu.trainer.cli", "data", "Make and inspect datasets (e.g. `data synth`)."),
-    "compare": ("rnnmcu.trainer.compare_cli", "compare",
+    "compare": ("rnnmcu.compare.cli", "compare",
                 "Compare rnnmcu with TensorFlow Lite (LiteRT, TFLM) on a model and data set."),
     "boards": ("rnnmcu.board_cli", "boards", "List the boards rnnmcu can build for."),
     "build": ("rnnmcu.board_cli", "build", "Build the firmware for a board with PlatformIO."),

@@ -58,6 +58,10 @@ ELEMENTWISE = (
     "log_sigmoid", "tanh_shrink", "hard_tanh", "soft_shrink", "hard_shrink", "sparse_plus",
     "squareplus", "sparse_sigmoid",
 )
+# Keras names and aliases -> canonical name (the importer resolves them; canonical names map to
+# themselves), and the one parameterised activation's constant: Keras' leaky_relu slope.
+ACTIVATION_ALIASES: dict[str | None, str] = {None: "linear", "swish": "silu", "hard_swish": "hard_silu"}
+LEAKY_RELU_SLOPE = 0.2
 
 
 class IRError(ValueError):

@@ -53,14 +53,14 @@ def _keras_model(cell: str, data_path: str, out: str, epochs: int, bidirectional
 
 
 def _run_cli(args: list[str]):
-    from rnnmcu.trainer.compare_cli import compare
+    from rnnmcu.compare.cli import compare
 
     res = CliRunner().invoke(compare, args, catch_exceptions=False)
     return res
 
 
 def _check_complete(doc: dict) -> None:
-    from rnnmcu.trainer.compare import COLUMNS, ENGINES
+    from rnnmcu.compare.table import COLUMNS, ENGINES
 
     assert [r["engine"] for r in doc["rows"]] == list(ENGINES)
     for r in doc["rows"]:
@@ -72,7 +72,7 @@ def _check_complete(doc: dict) -> None:
 def test_compare_every_row_filled_and_tflite_really_ran(cell, epochs, data_path, tmp_path):
     """LSTM trained (accuracy must be non-trivial), GRU/SimpleRNN untrained (interpreter plumbing)."""
     from rnnmcu.data import load_npz
-    from rnnmcu.trainer import compare as cmp
+    from rnnmcu.compare import table as cmp
 
     model = _keras_model(cell, data_path, str(tmp_path / f"{cell}.keras"), epochs)
     png = tmp_path / "cmp.png"
@@ -123,8 +123,8 @@ def _hang(*_args):
 
 @pytest.mark.parametrize("child,expect", [(_crash_now, "crashed (SIGSEGV)"), (_hang, "did not finish within 2 s")])
 def test_conversion_crash_or_timeout_is_a_clean_row(child, expect, data_path, tmp_path, monkeypatch):
-    from rnnmcu.trainer import compare as cmp
-    from rnnmcu.trainer import tflite_export
+    from rnnmcu.compare import table as cmp
+    from rnnmcu.compare import tflite_export
 
     monkeypatch.setattr(tflite_export, "child_command", child)
     model = _keras_model("rnn", data_path, str(tmp_path / "r.keras"), 0)
@@ -141,7 +141,7 @@ def test_conversion_crash_or_timeout_is_a_clean_row(child, expect, data_path, tm
 
 def test_model_tflite_cannot_take_gives_reason_rows_and_exit_0(data_path, tmp_path):
     """A Bidirectional LSTM: no full-int8 TFLite path; rnnmcu's integer modes take it."""
-    from rnnmcu.trainer import compare as cmp
+    from rnnmcu.compare import table as cmp
 
     model = _keras_model("lstm", data_path, str(tmp_path / "bi.keras"), 0, bidirectional=True)
     res = _run_cli([model, "--data", data_path, "--max-seqs", "8", "--json"])
@@ -159,8 +159,8 @@ def test_model_tflite_cannot_take_gives_reason_rows_and_exit_0(data_path, tmp_pa
 
 def test_choose_path_and_working_memory():
     from rnnmcu import ir
-    from rnnmcu.trainer import compare as cmp
-    from rnnmcu.trainer import tflite_export as te
+    from rnnmcu.compare import table as cmp
+    from rnnmcu.compare import tflite_export as te
 
     def rec(cell, act="tanh", d=3, **kw):
         g = ir.GATES[cell] * 4

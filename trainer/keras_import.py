@@ -51,7 +51,6 @@ import numpy as np
 import keras
 
 from rnnmcu import ir
-from rnnmcu.codegen import activations as _act
 from rnnmcu.errors import InputError, UnsupportedModelError
 # The project's own cells and layers: importing them registers them as Keras serialisables, so
 # load_keras_model reads a .keras file that uses them without custom_objects.
@@ -141,7 +140,7 @@ def _activation_name(fn: Any) -> str:
 def _elementwise(layer: Any, option: str, fn: Any) -> str:
     """Canonical IR name of an elementwise activation, or an error naming layer/option/value."""
     name = _activation_name(fn)
-    canon = _act.ALIASES.get(name, name)
+    canon = ir.ACTIVATION_ALIASES.get(name, name)
     if canon in ir.ELEMENTWISE:
         return canon
     raise _unsupported(
@@ -417,7 +416,7 @@ def _relu_layer(layer: Any, ctx: _Ctx) -> list:
         act = "relu"
     elif ns == 0.0 and th == 0.0 and mv is not None and float(mv) == 6.0:
         act = "relu6"
-    elif ns == _act.LEAKY_RELU_SLOPE and th == 0.0 and mv is None:
+    elif ns == ir.LEAKY_RELU_SLOPE and th == 0.0 and mv is None:
         act = "leaky_relu"
     else:
         raise _unsupported(layer, f"max_value={mv!r}, negative_slope={ns!r}, threshold={th!r} is "
@@ -428,9 +427,9 @@ def _relu_layer(layer: Any, ctx: _Ctx) -> list:
 
 @register(L.LeakyReLU)
 def _leaky_relu_layer(layer: Any, ctx: _Ctx) -> list:
-    if float(layer.negative_slope) != _act.LEAKY_RELU_SLOPE:
+    if float(layer.negative_slope) != ir.LEAKY_RELU_SLOPE:
         raise _unsupported(layer, f"negative_slope={layer.negative_slope!r} is not supported: only "
-                           f"{_act.LEAKY_RELU_SLOPE} (the leaky_relu activation)")
+                           f"{ir.LEAKY_RELU_SLOPE} (the leaky_relu activation)")
     return [ir.Activation(activation="leaky_relu", dim=ctx.dim, name=layer.name)]
 
 

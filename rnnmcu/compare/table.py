@@ -2,7 +2,7 @@
 
 Engines (rows): the float Keras model; rnnmcu int8, int16 (the bit-exact integer reference,
 :func:`rnnmcu.codegen.qref.predict`) and float32 (the float reference cast to float32, as the C computes
-it); TFLite full-int8 (:mod:`rnnmcu.trainer.tflite_export`) run in LiteRT (``ai-edge-litert``) and
+it); TFLite full-int8 (:mod:`rnnmcu.compare.tflite_export`) run in LiteRT (``ai-edge-litert``) and
 the same ``.tflite`` in the TFLite Micro interpreter (``tflite-micro``).
 
 Columns: accuracy on the labels, argmax agreement with the float Keras model, max abs output error
@@ -291,11 +291,11 @@ def tflite_rows(model: ir.Model, x: np.ndarray, L: np.ndarray, labels: np.ndarra
                 y_ref: np.ndarray, calib_x: np.ndarray, calib_L: np.ndarray | None, workdir: str,
                 timeout: float | None = None) -> tuple[list[Row], Any, dict[str, Any]]:
     """The TFLite columns: convert (in a child process), then run the same ``.tflite`` in LiteRT
-    and TFLite Micro.  Returns the two rows, the :class:`~rnnmcu.trainer.tflite_export.Export` and
+    and TFLite Micro.  Returns the two rows, the :class:`~rnnmcu.compare.tflite_export.Export` and
     cross-checks (LiteRT vs TFLM output difference, number of invokes).  ``bench/accuracy.py``
     calls this with any IR model and data."""
     from rnnmcu.codegen import float_ref
-    from rnnmcu.trainer import tflite_export as te
+    from rnnmcu.compare import tflite_export as te
 
     rows = [Row(engine=LITERT), Row(engine=TFLM)]
     checks: dict[str, Any] = {}

@@ -1,6 +1,6 @@
 """``rnnmcu compare``: the model side by side with TensorFlow Lite, on the user's own data.
 
-Argument parsing only; the work is :func:`rnnmcu.trainer.compare.compare`.
+Argument parsing only; the work is :func:`rnnmcu.compare.table.compare`.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def compare(keras_path: str, data_path: str, calib_path: str | None, plot_path: 
     Example:
       rnnmcu compare model.keras --data data.npz --plot compare.png
     """
-    from rnnmcu.trainer import compare as cmp
+    from rnnmcu.compare import table as cmp
 
     result = cmp.compare(keras_path, data_path, calib_path, max_seqs=max_seqs, timeout=timeout,
                          workdir=workdir)

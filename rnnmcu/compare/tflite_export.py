@@ -24,7 +24,7 @@ Inputs: the TFLite models take *standardised* inputs; the host applies the IR's
 for TFLite: one per-tensor input scale over raw channels in mixed units would cost it resolution).
 Masked steps are removed on the host before the model sees them (as in the rnnmcu references).
 
-Everything TensorFlow does runs in a child process (``python -m rnnmcu.trainer.tflite_export``):
+Everything TensorFlow does runs in a child process (``python -m rnnmcu.compare.tflite_export``):
 :func:`export` turns a crash (signal), a Python error or a timeout into an :class:`Export` whose
 ``reason`` says what happened.  The child also measures the TFLite Micro arena (the
 ``RecordingMicroAllocator`` total after one ``invoke``).
@@ -149,7 +149,7 @@ def state_shapes(model: ir.Model) -> list[int]:
 
 def child_command(ir_path: str, calib_path: str, out_dir: str) -> list[str]:
     """The command line of the conversion child (tests replace it to simulate a crash)."""
-    return [sys.executable, "-m", "rnnmcu.trainer.tflite_export", "--ir", ir_path,
+    return [sys.executable, "-m", "rnnmcu.compare.tflite_export", "--ir", ir_path,
             "--calib", calib_path, "--out", out_dir]
 
 
@@ -495,7 +495,7 @@ def _child(ir_path: str, calib_path: str, out_dir: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m rnnmcu.trainer.tflite_export",
+    p = argparse.ArgumentParser(prog="python -m rnnmcu.compare.tflite_export",
                                 description="Convert an rnnmcu IR model to full-int8 TFLite (child process).")
     p.add_argument("--ir", required=True)
     p.add_argument("--calib", required=True, help=".npz with standardised x (B, T, F) and lengths")
