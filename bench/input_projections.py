@@ -37,11 +37,9 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from step_cost import _NUMPY, BOARDS  # noqa: E402
 
-from rnnmcu import emulator, ir, platformio  # noqa: E402
+from rnnmcu import ir, target  # noqa: E402
 from rnnmcu.boards.loader import load_board  # noqa: E402
 from rnnmcu.codegen import emit, quantize  # noqa: E402
-from rnnmcu.hil.device import Device  # noqa: E402
-from rnnmcu.hil.transport import open_transport  # noqa: E402
 
 from codegen_helpers import random_recurrent  # noqa: E402
 
@@ -59,12 +57,11 @@ def measure(board: str, cell: str, n: int, F: int, precision: str, wide: bool, B
         q = quantize.quantize(model, x, None, precision)
         xs = (rng.normal(0, 1, F) * 3).astype({8: np.int8, 16: np.int16}[q.input_bits])
         emit.generate(model, q, str(work / "gen"), wide=wide, proj_steps=B, bench_run=True)
-    res = platformio.build(platformio.generate_project(b, work / "gen", work / "proj"), b)
-    with emulator.Emulator(b, res.firmware_path) as emu:
-        with Device(open_transport(emu.url)) as dev:
-            info = dev.sync()
-            assert info.bench_runs, "the build's flags do not say BENCH times run()"
-            r = dev.bench(xs, STEPS).to_dict()
+    res = target.build(b, work / "gen", work, project="proj")
+    with target.launch(b, res) as dev:
+        info = dev.sync()
+        assert info.bench_runs, "the build's flags do not say BENCH times run()"
+        r = dev.bench(xs, STEPS).to_dict()
     return {"per_step": r["per_step"], "ram_bytes": res.ram_bytes, "flash_bytes": res.flash_bytes}
 
 

@@ -33,12 +33,10 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from rnnmcu import emulator, ir, platformio  # noqa: E402
+from rnnmcu import ir, target  # noqa: E402
 from rnnmcu.boards.loader import load_board  # noqa: E402
 from rnnmcu.codegen import emit, quantize  # noqa: E402
 from rnnmcu.errors import RnnmcuError  # noqa: E402
-from rnnmcu.hil.device import Device  # noqa: E402
-from rnnmcu.hil.transport import open_transport  # noqa: E402
 
 from codegen_helpers import random_recurrent  # noqa: E402
 
@@ -101,16 +99,15 @@ def measure(board: str, model: ir.Model, variant: str, work: Path) -> dict:
             return {"na": f"n/a (quantize: {exc})"}
         emit.generate(model, q, str(gen), wide=variant.endswith("-wide"))
     try:
-        res = platformio.build(platformio.generate_project(b, gen, proj, arch=variant != "int8-portable"), b)
+        res = target.build(b, gen, proj.parent, project=proj.name, arch=variant != "int8-portable")
     except RnnmcuError as exc:
         return {"na": f"n/a (build failed: {str(exc).splitlines()[0]})"}
     dtype = {8: np.int8, 16: np.int16, 32: np.float32}[q.input_bits]  # the model's input type
     xs = (rng.normal(0, 1, F) * (3 if precision != "float32" else 0.5)).astype(dtype)
-    with emulator.Emulator(b, res.firmware_path) as emu:
-        with Device(open_transport(emu.url)) as dev:
-            info = dev.sync()
-            reps = min(REPEATS, info.max_steps) if info.window_only else REPEATS
-            r = dev.bench(xs, reps).to_dict()
+    with target.launch(b, res) as dev:
+        info = dev.sync()
+        reps = min(REPEATS, info.max_steps) if info.window_only else REPEATS
+        r = dev.bench(xs, reps).to_dict()
     return {"per_step": r["per_step"], "flash_bytes": res.flash_bytes, "ram_bytes": res.ram_bytes}
 
 

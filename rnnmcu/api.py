@@ -360,31 +360,17 @@ def _device_for(board: str, model, q, workdir: str, port: str | None, wide: bool
     """A synced-ready Device for ``board``: the given port, or firmware built from ``q`` and
     started here (the host board as a process, emulated boards under QEMU); ``trace``: the TRACE
     debug build."""
-    from rnnmcu import emulator, platformio
+    from rnnmcu import target
     from rnnmcu.boards.loader import load_board
     from rnnmcu.codegen import emit
-    from rnnmcu.hil.device import Device
-    from rnnmcu.hil.transport import open_transport
 
     b = load_board(board)
-    if port is not None:
-        with Device(open_transport(port, baudrate=b.uart.baud)) as dev:
-            yield dev
-        return
-    if b.kind == "real":
-        raise InputError(f"board {board!r} is a real board: rnnmcu test needs --port",
-                         f"flash it with `rnnmcu flash --board {board} --port PORT`, then pass --port PORT")
     gen = os.path.join(workdir, "gen")
-    emit.generate(model, q, gen, wide=wide, proj_steps=input_projections, trace=trace)
-    _say(f"building {'the TRACE firmware' if trace else 'firmware'} for {board}")
-    res = platformio.build(platformio.generate_project(b, gen, os.path.join(workdir, "project"), trace=trace), b)
-    if b.kind == "host":
-        with Device(open_transport(platformio.transport_url(res))) as dev:
-            yield dev
-        return
-    with emulator.Emulator(b, res.firmware_path) as emu:
-        with Device(open_transport(emu.url)) as dev:
-            yield dev
+    if port is None and b.kind != "real":
+        emit.generate(model, q, gen, wide=wide, proj_steps=input_projections, trace=trace)
+        _say(f"building {'the TRACE firmware' if trace else 'firmware'} for {board}")
+    with target.device(b, gen, workdir, port=port, trace=trace) as dev:
+        yield dev
 
 
 def expected_outputs(model, q, x: np.ndarray, lengths: np.ndarray | None):

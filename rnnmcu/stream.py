@@ -375,7 +375,7 @@ def run_on_board(board_name: str, model_path: str, data_path: str, opts: StreamO
                  skip: set[int] | None = None) -> dict[str, Any]:
     """Build the streaming app for an emulated (or host) board, start it, replay a recording
     through it and compare its events with the host simulation of the same policy."""
-    from rnnmcu import emulator
+    from rnnmcu import target
     from rnnmcu.boards.loader import load_board
     from rnnmcu.codegen import stream_policy
     from rnnmcu.hil.transport import open_transport
@@ -401,12 +401,8 @@ def run_on_board(board_name: str, model_path: str, data_path: str, opts: StreamO
         if b.kind == "real":
             raise InputError(f"{b.name} is a real board: pass --port", "flash the app, then --port PORT")
         info = app(board_name, model_path, workdir, opts)
-        fw = Path(info["firmware"])
-        if b.kind == "host":
-            out = go(open_transport(f"spawn:{fw}"))
-        else:
-            with emulator.Emulator(b, fw) as emu:
-                out = go(open_transport(emu.url))
+        with target.running(b, info["firmware"]) as url:
+            out = go(open_transport(url))
     expected = [e.to_dict() for e in sim["events"]]
     got = [{"sample": e["sample"], "cls": e["cls"], "confidence": e["confidence"]} for e in out["events"]]
     want = [{"sample": e["sample"], "cls": e["cls"], "confidence": e["confidence"]} for e in expected]

@@ -17,9 +17,9 @@ from typing import Callable, Iterator
 
 import pytest
 
-from rnnmcu import emulator, platformio
+from rnnmcu import platformio, target
 from rnnmcu.boards.loader import Board, load_board
-from rnnmcu.hil import Device, open_transport
+from rnnmcu.hil import Device
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FAKE_MODEL = REPO_ROOT / "tests" / "c" / "fake_model.c"
@@ -27,26 +27,17 @@ EMULATED_BOARDS = ("qemu-m4", "qemu-rv32", "qemu-lx106")
 
 
 def build_for(board: Board | str, gen_dir: str | Path, work_dir: str | Path) -> platformio.BuildResult:
-    """Generate the project for ``board`` from ``gen_dir`` in ``work_dir``/project and build it."""
+    """Generate the project for ``board`` from ``gen_dir`` in ``work_dir``/project-<board>, build it."""
     b = board if isinstance(board, Board) else load_board(board)
-    proj = platformio.generate_project(b, gen_dir, Path(work_dir) / f"project-{b.name}")
-    return platformio.build(proj, b)
+    return target.build(b, gen_dir, work_dir, project=f"project-{b.name}")
 
 
 @contextlib.contextmanager
 def launch_device(board: Board | str, result: platformio.BuildResult, *,
                   timeout: float = 5.0) -> Iterator[Device]:
     """Run a built firmware (QEMU for emulated boards, a process for host); yield a synced Device."""
-    b = board if isinstance(board, Board) else load_board(board)
-    if b.kind == "host":
-        with Device(open_transport(platformio.transport_url(result)), timeout=timeout) as dev:
-            dev.sync()
-            yield dev
-        return
-    with emulator.launch(b, result.firmware_path) as url:
-        with Device(open_transport(url), timeout=timeout) as dev:
-            dev.sync()
-            yield dev
+    with target.launch(board, result, timeout=timeout, sync=True) as dev:
+        yield dev
 
 
 @contextlib.contextmanager
