@@ -106,6 +106,7 @@ def test_compare_every_row_filled_and_tflite_really_ran(cell, epochs, data_path,
     c = cmp.Comparison(**{**doc, "rows": [cmp.Row(**r) for r in doc["rows"]]})
     table = cmp.format_table(c)
     assert all(e in table for e in cmp.ENGINES) and "LiteRT vs TFLM" in table and "n/a [1]" in table
+    assert "(16x8)" in table and "(8x8)" in table  # the precisions named as TFLite names them
     # --plot wrote a real PNG of a sensible size
     blob = png.read_bytes()
     assert blob[:8] == b"\x89PNG\r\n\x1a\n" and blob[12:16] == b"IHDR"

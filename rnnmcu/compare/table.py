@@ -467,6 +467,8 @@ def format_table(c: Comparison) -> str:
     if notes:
         out.append("")
         out += [f"[{i + 1}] {n}" for i, n in enumerate(notes)]
+    out.append("rnnmcu int8: int8 weights and activations (8x8), with 16-bit inputs, GRU state, head and "
+               "outputs; rnnmcu int16: int8 weights, int16 activations (16x8); TFLite: full-int8 (8x8)")
     if "litert_vs_tflm_max_abs_diff" in c.checks:
         out.append(f"LiteRT vs TFLM on the same .tflite: max abs output difference "
                    f"{c.checks['litert_vs_tflm_max_abs_diff']:.4g}")
