@@ -1,6 +1,6 @@
 /* rnnmcu — int8 x int16 matrix-vector product for Cortex-M with the DSP extension
  * (__ARM_FEATURE_DSP).  Replaces firmware/src/rnnmcu_matvec_s16.c on arch "arm"; parts without
- * DSP get rnnmcu_matvec_s16_nodsp.c from this folder instead.
+ * DSP (M0/M0+/M3) compile the portable code at the end, by __ARM_FEATURE_DSP.
  *
  * Per chunk of 4 columns: two words of activations (x0,x1) (x2,x3) are repacked once into
  * (x0,x2) (x1,x3) (PKHBT/PKHTB), then each of the block's 4 rows costs half an LDRD of weights,
@@ -49,4 +49,10 @@ void rnnmcu_matvec_s16(const int8_t *w, const int16_t *x, uint16_t rows, uint16_
     }
 }
 
+#else /* no DSP (M0, M0+, M3): the portable code (rnnmcu_matvec_portable.h) */
+#define RNNMCU_MV_W_T int8_t
+#define RNNMCU_MV_WIDE 0
+#define RNNMCU_MV_X_T int16_t
+#define RNNMCU_MV_FN rnnmcu_matvec_s16
+#include "rnnmcu_matvec_portable.h"
 #endif

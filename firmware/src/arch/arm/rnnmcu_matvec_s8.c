@@ -1,6 +1,6 @@
 /* rnnmcu — int8 x int8 matrix-vector product for Cortex-M with the DSP extension (M4, M7, M33,
  * M55: __ARM_FEATURE_DSP).  Replaces firmware/src/rnnmcu_matvec_s8.c on arch "arm"; parts
- * without DSP (M0/M0+/M3) get rnnmcu_matvec_s8_nodsp.c from this folder instead.
+ * without DSP (M0/M0+/M3) compile the portable code below, by __ARM_FEATURE_DSP.
  *
  * One pass computes the 4 rows of a block (codegen/layout.py): per chunk of 4 columns it loads
  * 4 activations once (one word), widens them with SXTB16 into (x0,x2) and (x1,x3), and for each
@@ -50,4 +50,10 @@ void rnnmcu_matvec_s8(const int8_t *w, const int8_t *x, uint16_t rows, uint16_t 
     }
 }
 
+#else /* no DSP (M0, M0+, M3): the portable code (rnnmcu_matvec_portable.h) */
+#define RNNMCU_MV_W_T int8_t
+#define RNNMCU_MV_WIDE 0
+#define RNNMCU_MV_X_T int8_t
+#define RNNMCU_MV_FN rnnmcu_matvec_s8
+#include "rnnmcu_matvec_portable.h"
 #endif

@@ -2,7 +2,8 @@
  * extension (rnnmcu_mvw_dsp.h): the chunk's 4 activations are two words (x is only halfword-
  * aligned: no LDRD), repacked by PKHTB/PKHBT into (x1,x3) and (x0,x2), so a chunk of 16 MACs is
  * 4 + 2 + 8 = 14 instructions.  Replaces firmware/src/rnnmcu_matvec_w16_s16.c on arch "arm";
- * without DSP, rnnmcu_matvec_w16_s16_nodsp.c. */
+ * without DSP (M0/M0+/M3), the portable code at the end. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define RNNMCU_MVW_X_T int16_t
 #define RNNMCU_MVW_FN rnnmcu_matvec_w16_s16
 #define RNNMCU_MVW_XLOAD                                  \
@@ -11,3 +12,10 @@
     "pkhtb  %[xo], %[w0], %[xe], asr #16\n\t"             \
     "pkhbt  %[xe], %[xe], %[w0], lsl #16\n\t"
 #include "rnnmcu_mvw_dsp.h"
+#else /* no DSP (M0, M0+, M3): the portable code (rnnmcu_matvec_portable.h) */
+#define RNNMCU_MV_W_T int16_t
+#define RNNMCU_MV_WIDE 1
+#define RNNMCU_MV_X_T int16_t
+#define RNNMCU_MV_FN rnnmcu_matvec_w16_s16
+#include "rnnmcu_matvec_portable.h"
+#endif
