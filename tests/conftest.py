@@ -57,6 +57,18 @@ EMULATORS = {
 }
 
 
+# The files that take longest (`make test` prints the slowest tests), scheduled first: make test runs
+# whole files on two workers (pytest-xdist --dist loadfile), and a long file started last would
+# leave one worker idle while it runs.  Order only; a file missing here just runs in its turn.
+LONGEST_FIRST = ("test_keras_e2e.py", "test_hil_emulated.py", "test_keras_real_graphs.py", "test_qat.py",
+                 "test_trained_agreement.py", "test_train_accuracy.py", "test_train_variants.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept otherwise
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
