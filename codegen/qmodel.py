@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from rnnmcu import ir
+from rnnmcu import facts, ir
 
 PRECISIONS = ("int8", "int16", "float32")
 TABLE_SIZE = 257  # 256 segments over the int16 input range, linear interpolation
@@ -23,8 +23,7 @@ TABLE_SIZE = 257  # 256 segments over the int16 input range, linear interpolatio
 def keeps_c(cell: str, precision: str) -> bool:
     """Whether a recurrent pass keeps a second state c beside h: an LSTM's cell (int16, or float),
     and an int8 GRU's 16-bit state (QRecurrent.state16, NUMERICS.md)."""
-    base = cell.replace("peephole_", "")
-    return base == "lstm" or (base == "gru" and precision == "int8")
+    return facts.CELL[cell].keeps_second_state(precision)  # the cell table: rnnmcu/facts.py
 
 
 def act_range(precision: str) -> tuple[int, int]:

@@ -21,12 +21,15 @@ class CellKind:
     name: str                     # C: RNNMCU_CELL_<NAME>
     code: int                     # the enum value
     gates: tuple[str, ...]        # gate rows per unit, in the weights' order (Keras' own)
+    # the precisions in which a pass keeps a second state vector beside h: an LSTM's cell c
+    # (int16, or float), an int8 GRU's 16-bit state (codegen/NUMERICS.md); 2 bytes a unit, 4 in float32
+    second_state: tuple[str, ...] = ()
 
 
 CELL_KINDS = (
     CellKind("simple", 0, ("h",)),
-    CellKind("lstm", 1, ("i", "f", "c", "o")),
-    CellKind("gru", 2, ("z", "r", "h")),
+    CellKind("lstm", 1, ("i", "f", "c", "o"), ("int8", "int16", "float32")),
+    CellKind("gru", 2, ("z", "r", "h"), ("int8",)),
 )
 
 
@@ -47,6 +50,15 @@ class Cell:
     @property
     def gate_names(self) -> tuple[str, ...]:
         return KIND[self.kind].gates
+
+    def keeps_second_state(self, precision: str) -> bool:
+        """Whether a pass keeps c (LSTM) or a 16-bit state (int8 GRU) beside h."""
+        return precision in KIND[self.kind].second_state
+
+
+def cell_of_keras(class_name: str) -> Cell | None:
+    """The cell a Keras layer or cell class imports as (by class name), or None."""
+    return next((c for c in CELLS if class_name in c.keras), None)
 
 
 KIND = {k.name: k for k in CELL_KINDS}

@@ -615,3 +615,18 @@ def test_semantics_c_bidirectional_alignment_and_masked_zeros():
     y3 = km3.predict(x, verbose=0)[0]
     Wb, Ub, bb = _simple_weights(bi3.backward_layer)
     np.testing.assert_allclose(y3[3:], np_rnn_simple(x[0], Wb, Ub, bb, backwards=True)[-1], atol=1e-5)
+
+
+def test_every_keras_cell_the_importer_takes_is_in_the_cell_table():
+    """rnnmcu/facts.py names the Keras classes of each cell (the size estimate reads them): every
+    cell class the importer registers is there, and imports as the cell the table says."""
+    from rnnmcu import facts
+
+    for cls in ki.CELL_HANDLERS:
+        cell = facts.cell_of_keras(cls.__name__)
+        assert cell is not None, cls.__name__
+    layer = {"SimpleRNNCell": keras.layers.SimpleRNN(3), "LSTMCell": keras.layers.LSTM(3),
+             "GRUCell": keras.layers.GRU(3), "PeepholeLSTMCell": PeepholeLSTM(3), "PeepholeGRUCell": PeepholeGRU(3)}
+    for name, rnn in layer.items():
+        m = import_model(keras.Sequential([keras.Input((5, 2)), rnn]), name="t")
+        assert m.layers[0].cell == facts.cell_of_keras(name).name, name

@@ -67,8 +67,11 @@ def estimate_size(model) -> dict[str, Any]:
     """Weight bytes, state bytes and MACs per step for int8/int16/float32 (see module docstring)."""
     import keras
 
-    counts = {"weights": 0, "biases": 0, "peepholes": 0, "rows": 0, "h_units": 0, "c_units": 0, "gru_units": 0,
+    from rnnmcu import facts
+
+    counts = {"weights": 0, "biases": 0, "peepholes": 0, "rows": 0, "h_units": 0,
               "macs_step": 0, "macs_head": 0, "input_channels": 0}
+    second = {p: 0 for p in PRECISIONS}  # units with a second state (LSTM c, int8 GRU): the cell table
     seq = True
     needs_window = False
     for layer in model.layers:
@@ -81,10 +84,10 @@ def estimate_size(model) -> dict[str, Any]:
                 needs_window = True
             for rnn in parts:
                 units = int(rnn.cell.units)
-                kind = type(rnn.cell).__name__.lower()
+                cell = facts.cell_of_keras(type(rnn.cell).__name__)
                 counts["h_units"] += units
-                counts["c_units"] += units if "lstm" in kind else 0
-                counts["gru_units"] += units if "gru" in kind else 0
+                for p in PRECISIONS:
+                    second[p] += units if cell is not None and cell.keeps_second_state(p) else 0
                 for v in rnn.trainable_weights:
                     n = int(np.prod(v.shape))
                     kind = _var_kind(v)
@@ -114,9 +117,7 @@ def estimate_size(model) -> dict[str, Any]:
         weight_b = (counts["weights"] * _WEIGHT_B[p] + counts["biases"] * _BIAS_B[p]
                     + counts["peepholes"] * (4 if p == "float32" else 2) + counts["rows"] * _SCALE_B[p]
                     + counts["input_channels"] * 2 * 4)
-        # an int8 GRU keeps a 16-bit state beside h (codegen.qmodel.keeps_c)
-        state_b = (counts["h_units"] * _H_B[p] + counts["c_units"] * _C_B[p]
-                   + (counts["gru_units"] * 2 if p == "int8" else 0))
+        state_b = counts["h_units"] * _H_B[p] + second[p] * _C_B[p]
         out[p] = {"weight_bytes": int(weight_b), "state_bytes": int(state_b)}
     return out
 
