@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import rnnmcu
-from rnnmcu import ir
+from rnnmcu import facts, ir
 from rnnmcu.atomic import atomic_file
 from rnnmcu.errors import InputError
 from rnnmcu.codegen import layout
@@ -99,7 +99,7 @@ def _gates(l) -> int:
 
 
 def _base(cell: str) -> str:
-    return cell.replace("peephole_", "")
+    return facts.CELL[cell].kind
 
 
 def _step_fn(l, prec: str) -> str:

@@ -142,7 +142,7 @@ def recurrent(layer: ir.Recurrent, x: np.ndarray, lengths: np.ndarray, stats: St
             break
         vv = v[:, None]
         hu = h @ U.T
-        if layer.cell == "simple":
+        if layer.kind == "simple":
             pre = xw[:, t] + hu
             h_new = act(pre)
             if stats is not None:
@@ -150,7 +150,7 @@ def recurrent(layer: ir.Recurrent, x: np.ndarray, lengths: np.ndarray, stats: St
             if trace is not None:
                 trace.put(f"{tag}.pre", t, pre, T)
             c_new = c
-        elif layer.cell in ("lstm", "peephole_lstm"):
+        elif layer.kind == "lstm":
             z = xw[:, t] + hu
             zi, zf, zg, zo = (z[:, k * n:(k + 1) * n] for k in range(4))
             if p is not None:
@@ -174,7 +174,7 @@ def recurrent(layer: ir.Recurrent, x: np.ndarray, lengths: np.ndarray, stats: St
                 for name, a in (("pre", np.concatenate([zi, zf, zg, zo], 1)), ("gate", np.concatenate([i, f, o], 1)),
                                 ("cand", g), ("c", c_new)):
                     trace.put(f"{tag}.{name}", t, a, T)
-        elif layer.cell in ("gru", "peephole_gru"):
+        elif layer.kind == "gru":
             ux = xw[:, t]
             if layer.reset_after:
                 hr = hu + b_rec

@@ -71,7 +71,7 @@ class QRecurrent:
 
     @property
     def base_cell(self) -> str:
-        return self.cell.replace("peephole_", "")
+        return facts.CELL[self.cell].kind
 
 
 @dataclass

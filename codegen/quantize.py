@@ -238,7 +238,7 @@ def takes_wide_input(layer) -> bool:
     if isinstance(layer, ir.Bidirectional):
         return takes_wide_input(layer.forward) and takes_wide_input(layer.backward)
     if isinstance(layer, ir.Recurrent):
-        return not (layer.cell in ("gru", "peephole_gru") and not layer.reset_after)
+        return not (layer.kind == "gru" and not layer.reset_after)
     return False
 
 
@@ -331,10 +331,10 @@ def check_narrow(q: QModel) -> None:
 def _h_range(layer: ir.Recurrent, stats: float_ref.Stats, tag: str) -> float:
     """Range of the hidden state h (and of what becomes h: activation(c) for LSTM, h~ for GRU)."""
     act = layer.activation
-    if layer.cell in ("lstm", "peephole_lstm"):
+    if layer.kind == "lstm":
         return _out_range(stats, f"{tag}.phi_c", act)
     r = _out_range(stats, f"{tag}.h", act)
-    if layer.cell in ("gru", "peephole_gru"):
+    if layer.kind == "gru":
         r = max(r, _out_range(stats, f"{tag}.cand", act))
     return r
 
@@ -362,7 +362,7 @@ def _q_recurrent(layer: ir.Recurrent, stats: float_ref.Stats, tag: str, s_x, pre
     lo, amax = act_range(precision)
     n, G = layer.units, layer.gates
     act, rec = layer.activation, layer.recurrent_activation
-    base = layer.cell.replace("peephole_", "")
+    base = layer.kind
     rec_rows = np.zeros(G * n, dtype=bool)
     if base == "lstm":
         rec_rows[: 2 * n] = True

@@ -24,12 +24,14 @@ class CellKind:
     # the precisions in which a pass keeps a second state vector beside h: an LSTM's cell c
     # (int16, or float), an int8 GRU's 16-bit state (codegen/NUMERICS.md); 2 bytes a unit, 4 in float32
     second_state: tuple[str, ...] = ()
+    # the gates a peephole variant's peephole weights feed (rows of the IR's p, in this order)
+    peephole_gates: tuple[str, ...] = ()
 
 
 CELL_KINDS = (
     CellKind("simple", 0, ("h",)),
-    CellKind("lstm", 1, ("i", "f", "c", "o"), ("int8", "int16", "float32")),
-    CellKind("gru", 2, ("z", "r", "h"), ("int8",)),
+    CellKind("lstm", 1, ("i", "f", "c", "o"), ("int8", "int16", "float32"), ("i", "f", "o")),
+    CellKind("gru", 2, ("z", "r", "h"), ("int8",), ("z",)),
 )
 
 

@@ -102,17 +102,26 @@ class Recurrent:
         for a in (self.activation, self.recurrent_activation):
             if a not in ELEMENTWISE:
                 raise IRError(f"layer {self.name!r}: unknown activation {a!r}")
-        if self.cell.startswith("peephole"):
+        if self.peephole:
             if self.p is None:
                 raise IRError(f"layer {self.name!r}: {self.cell} needs peephole weights p")
             self.p = _arr(self.p)
-            _shape(self, "p", (3 if self.cell == "peephole_lstm" else 1, self.units))
+            _shape(self, "p", (len(facts.KIND[self.kind].peephole_gates), self.units))
         elif self.p is not None:
             raise IRError(f"layer {self.name!r}: only peephole cells carry p")
 
     @property
     def gates(self) -> int:
         return GATES[self.cell]
+
+    @property
+    def kind(self) -> str:
+        """The cell's C kind (simple, lstm, gru): which reference and kernel compute it."""
+        return facts.CELL[self.cell].kind
+
+    @property
+    def peephole(self) -> bool:
+        return facts.CELL[self.cell].peephole
 
     @property
     def output_dim(self) -> int:

@@ -105,7 +105,7 @@ def choose_path(model: ir.Model) -> str:
             raise NoPath(f"layer {l.name!r} is Bidirectional: TFLite converts it only as a WHILE loop "
                          "(crashes in int8 calibration) or unrolled; no full-int8 path here")
         if isinstance(l, ir.Recurrent):
-            if l.cell.startswith("peephole"):
+            if l.peephole:
                 raise NoPath(f"layer {l.name!r} is a {l.cell} cell: TFLite has no Keras path to a "
                              "peephole cell (the fused LSTM's peephole inputs are not reachable "
                              "from Keras, and there is no peephole GRU kernel)")
