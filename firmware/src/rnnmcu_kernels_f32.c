@@ -70,37 +70,42 @@ void rnnmcu_rnn_step_f32(const rnnmcu_rnn_f32_t *p, const float *x, float *h, fl
         for (j = 0; j < n; j++)
             h[j] = rnnmcu_act_f32(p->act, xw[j] + hu[j]);
     } else if (p->cell == RNNMCU_CELL_LSTM) {
+        /* gate-major rows: gate g of unit j is row g*n + j (the gate order: rnnmcu_facts.h) */
+        const uint32_t gi = RNNMCU_LSTM_GATE_I * n, gf = RNNMCU_LSTM_GATE_F * n;
+        const uint32_t gc = RNNMCU_LSTM_GATE_C * n, go = RNNMCU_LSTM_GATE_O * n;
         for (j = 0; j < n; j++) {
             const float pi = p->p ? p->p[j] * c[j] : 0.0f, pf = p->p ? p->p[n + j] * c[j] : 0.0f;
-            const float i_ = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j] + pi);
-            const float f_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j] + pf);
-            const float g_ = rnnmcu_act_f32(p->act, xw[2 * n + j] + hu[2 * n + j]);
+            const float i_ = rnnmcu_act_f32(p->rec_act, xw[gi + j] + hu[gi + j] + pi);
+            const float f_ = rnnmcu_act_f32(p->rec_act, xw[gf + j] + hu[gf + j] + pf);
+            const float g_ = rnnmcu_act_f32(p->act, xw[gc + j] + hu[gc + j]);
             float o_;
             c[j] = f_ * c[j] + i_ * g_;
-            o_ = rnnmcu_act_f32(p->rec_act, xw[3 * n + j] + hu[3 * n + j] + (p->p ? p->p[2 * n + j] * c[j] : 0.0f));
+            o_ = rnnmcu_act_f32(p->rec_act, xw[go + j] + hu[go + j] + (p->p ? p->p[2 * n + j] * c[j] : 0.0f));
             h[j] = o_ * rnnmcu_act_f32(p->act, c[j]);
         }
     } else if (p->reset_after) {
+        const uint32_t gz = RNNMCU_GRU_GATE_Z * n, gr = RNNMCU_GRU_GATE_R * n, gh = RNNMCU_GRU_GATE_H * n;
         for (j = 0; j < n; j++) {
-            const float r_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j]);
-            const float hh = rnnmcu_act_f32(p->act, xw[2 * n + j] + r_ * hu[2 * n + j]);
-            const float z = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j] + (p->p ? p->p[j] * hh : 0.0f));
+            const float r_ = rnnmcu_act_f32(p->rec_act, xw[gr + j] + hu[gr + j]);
+            const float hh = rnnmcu_act_f32(p->act, xw[gh + j] + r_ * hu[gh + j]);
+            const float z = rnnmcu_act_f32(p->rec_act, xw[gz + j] + hu[gz + j] + (p->p ? p->p[j] * hh : 0.0f));
             rh[j] = z * h[j] + (1.0f - z) * hh;
         }
         for (j = 0; j < n; j++)
             h[j] = rh[j];
     } else {
+        const uint32_t gz = RNNMCU_GRU_GATE_Z * n, gr = RNNMCU_GRU_GATE_R * n, gh = RNNMCU_GRU_GATE_H * n;
         for (j = 0; j < n; j++) {
-            const float r_ = rnnmcu_act_f32(p->rec_act, xw[n + j] + hu[n + j]);
+            const float r_ = rnnmcu_act_f32(p->rec_act, xw[gr + j] + hu[gr + j]);
             rh[j] = r_ * h[j];
         }
         for (j = 0; j < n; j++) {
-            const float pre = xw[2 * n + j] + rnnmcu_dot_f32(p->u + (2u * n + j) * n, rh, n);
-            xw[2 * n + j] = rnnmcu_act_f32(p->act, pre);
+            const float pre = xw[gh + j] + rnnmcu_dot_f32(p->u + (gh + j) * n, rh, n);
+            xw[gh + j] = rnnmcu_act_f32(p->act, pre);
         }
         for (j = 0; j < n; j++) {
-            const float hh = xw[2 * n + j];
-            const float z = rnnmcu_act_f32(p->rec_act, xw[j] + hu[j] + (p->p ? p->p[j] * hh : 0.0f));
+            const float hh = xw[gh + j];
+            const float z = rnnmcu_act_f32(p->rec_act, xw[gz + j] + hu[gz + j] + (p->p ? p->p[j] * hh : 0.0f));
             h[j] = z * h[j] + (1.0f - z) * hh;
         }
     }

@@ -7,7 +7,7 @@
  *   RNNMCU_PXM 2   rnnmcu_<cell>_step_x16_<sfx>(p, x, h, c, scratch): as 0 with x int16 (an int8
  *                  model's 16-bit inputs), its product through the int16 kernel
  * Rows are unit-major (rnnmcu_kernels.h, RNNMCU_TILE_UNITS): gate g of unit j is row G*j + g of W,
- * U and rq.  A tile of tu units is the rows [G*u0, G*(u0 + tu)): its W x go to ax, its U h to ah
+ * U and rq (g: RNNMCU_<CELL>_GATE_<G> of rnnmcu_facts.h).  A tile of tu units is the rows [G*u0, G*(u0 + tu)): its W x go to ax, its U h to ah
  * (both indexed from the tile's first row), the tile's cell function writes the units' new h to
  * hn (h keeps the old values that the later tiles' U h read) and updates c in place. */
 
@@ -158,20 +158,25 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_lstm_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_T
         /* unrolled by unit: a loop over rows choosing the table per row is 3% slower on Cortex-M4 */
         /* (traced: unit u0 + r / 4; pre-activations by gate, gate values i, f, o, the candidate g) */
         for (r = 0; r < 4u * tu; r += 4u) {
-            ax[r] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r), RNNMCU_TR_PRE(p->units, 0u, u0 + r / 4u),
-                               RNNMCU_TR_GATE(4u, p->units, 0u, u0 + r / 4u));
-            ax[r + 1u] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + 1u), RNNMCU_TR_PRE(p->units, 1u, u0 + r / 4u),
-                                    RNNMCU_TR_GATE(4u, p->units, 1u, u0 + r / 4u));
-            ax[r + 2u] = RNNMCU_TAB(tab_act, RNNMCU_TPRE(r + 2u), RNNMCU_TR_PRE(p->units, 2u, u0 + r / 4u),
-                                    RNNMCU_TR_CAND(4u, 3u, p->units, u0 + r / 4u));
-            ax[r + 3u] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + 3u), RNNMCU_TR_PRE(p->units, 3u, u0 + r / 4u),
-                                    RNNMCU_TR_GATE(4u, p->units, 2u, u0 + r / 4u));
+            ax[r + RNNMCU_LSTM_GATE_I] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + RNNMCU_LSTM_GATE_I),
+                                                    RNNMCU_TR_PRE(p->units, 0u, u0 + r / 4u),
+                                                    RNNMCU_TR_GATE(4u, p->units, 0u, u0 + r / 4u));
+            ax[r + RNNMCU_LSTM_GATE_F] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + RNNMCU_LSTM_GATE_F),
+                                                    RNNMCU_TR_PRE(p->units, 1u, u0 + r / 4u),
+                                                    RNNMCU_TR_GATE(4u, p->units, 1u, u0 + r / 4u));
+            ax[r + RNNMCU_LSTM_GATE_C] = RNNMCU_TAB(tab_act, RNNMCU_TPRE(r + RNNMCU_LSTM_GATE_C),
+                                                    RNNMCU_TR_PRE(p->units, 2u, u0 + r / 4u),
+                                                    RNNMCU_TR_CAND(4u, 3u, p->units, u0 + r / 4u));
+            ax[r + RNNMCU_LSTM_GATE_O] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + RNNMCU_LSTM_GATE_O),
+                                                    RNNMCU_TR_PRE(p->units, 3u, u0 + r / 4u),
+                                                    RNNMCU_TR_GATE(4u, p->units, 2u, u0 + r / 4u));
         }
     }
     c += u0;
     for (j = 0; j < tu; j++, ax += 4) {
-        const int32_t c_new = RNNMCU_LSTM_C(ax[0], ax[1], ax[2], (int32_t)c[j]);
-        hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(ax[3] * rnnmcu_table(tab_out, rnnmcu_sat16_32(c_new * ((int32_t)1 << cs))), qk));
+        const int32_t c_new = RNNMCU_LSTM_C(ax[RNNMCU_LSTM_GATE_I], ax[RNNMCU_LSTM_GATE_F], ax[RNNMCU_LSTM_GATE_C],
+                                            (int32_t)c[j]);
+        hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(ax[RNNMCU_LSTM_GATE_O] * rnnmcu_table(tab_out, rnnmcu_sat16_32(c_new * ((int32_t)1 << cs))), qk));
         c[j] = (int16_t)c_new;
         RNNMCU_TRACE_PUT(RNNMCU_TR_C(4u, 3u, p->units, u0 + j), c_new);
     }
@@ -197,20 +202,21 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_lstm_peep_tile)(const rnnmcu_rnn_q_t *p, RNN
     for (j = 0; j < tu; j++) {
         const uint32_t r = 4u * j;
         const int32_t cj = c[j];
-        ax[r] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r) + RNNMCU_PEEP(pp[j] * cj, 0), RNNMCU_TR_PRE(n, 0u, u0 + j),
-                           RNNMCU_TR_GATE(4u, n, 0u, u0 + j));
-        ax[r + 1u] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + 1u) + RNNMCU_PEEP(pp[n + j] * cj, 1),
-                                RNNMCU_TR_PRE(n, 1u, u0 + j), RNNMCU_TR_GATE(4u, n, 1u, u0 + j));
-        ax[r + 2u] = RNNMCU_TAB(p->tab_act, RNNMCU_TPRE(r + 2u), RNNMCU_TR_PRE(n, 2u, u0 + j),
-                                RNNMCU_TR_CAND(4u, 3u, n, u0 + j));
+        ax[r + RNNMCU_LSTM_GATE_I] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + RNNMCU_LSTM_GATE_I) + RNNMCU_PEEP(pp[j] * cj, 0),
+                                                RNNMCU_TR_PRE(n, 0u, u0 + j), RNNMCU_TR_GATE(4u, n, 0u, u0 + j));
+        ax[r + RNNMCU_LSTM_GATE_F] = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r + RNNMCU_LSTM_GATE_F) + RNNMCU_PEEP(pp[n + j] * cj, 1),
+                                                RNNMCU_TR_PRE(n, 1u, u0 + j), RNNMCU_TR_GATE(4u, n, 1u, u0 + j));
+        ax[r + RNNMCU_LSTM_GATE_C] = RNNMCU_TAB(p->tab_act, RNNMCU_TPRE(r + RNNMCU_LSTM_GATE_C),
+                                                RNNMCU_TR_PRE(n, 2u, u0 + j), RNNMCU_TR_CAND(4u, 3u, n, u0 + j));
     }
     {
         const int32_t q = p->q, qk = p->q + p->k, cs = p->cs;
         const int16_t *const tab_out = p->tab_out;
         for (j = 0; j < tu; j++) {
             const uint32_t r = 4u * j;
-            const int32_t c_new = RNNMCU_LSTM_C(ax[r], ax[r + 1u], ax[r + 2u], (int32_t)c[j]);
-            const int32_t zo = RNNMCU_TPRE(r + 3u) + RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
+            const int32_t c_new = RNNMCU_LSTM_C(ax[r + RNNMCU_LSTM_GATE_I], ax[r + RNNMCU_LSTM_GATE_F],
+                                                ax[r + RNNMCU_LSTM_GATE_C], (int32_t)c[j]);
+            const int32_t zo = RNNMCU_TPRE(r + RNNMCU_LSTM_GATE_O) + RNNMCU_PEEP(pp[2u * n + j] * c_new, 2);
             const int32_t o_ = RNNMCU_TAB(tab_rec, zo, RNNMCU_TR_PRE(n, 3u, u0 + j), RNNMCU_TR_GATE(4u, n, 2u, u0 + j));
             hn[u0 + j] = SAT_ACT32(rnnmcu_rshr(o_ * rnnmcu_table(tab_out, rnnmcu_sat16_32(c_new * ((int32_t)1 << cs))), qk));
             c[j] = (int16_t)c_new;
@@ -244,8 +250,8 @@ static inline void RNNMCU_TFN(rnnmcu_gru_units)(const rnnmcu_rnn_q_t *p, int32_t
     (void)ah;
     for (j = 0; j < tu; j++) {
         const uint32_t r = 3u * j;
-        const int32_t ht = rnnmcu_table(tab_act, ax[r + 2u]);
-        int32_t zz = RNNMCU_TPRE(r);
+        const int32_t ht = rnnmcu_table(tab_act, ax[r + RNNMCU_GRU_GATE_H]);
+        int32_t zz = RNNMCU_TPRE(r + RNNMCU_GRU_GATE_Z);
         RNNMCU_TRACE_PUT(RNNMCU_TR_CAND(3u, 2u, p->units, u0 + j), ht);
         if (pp) /* peephole GRU: z sees the new candidate */
             zz += RNNMCU_PEEP(pp[j] * ht, 0);
@@ -272,7 +278,7 @@ RNNMCU_PHASE void RNNMCU_TFN(rnnmcu_gru_tile)(const rnnmcu_rnn_q_t *p, RNNMCU_TI
         const int32_t *const b_rec = p->b_rec + u0; /* the candidate rows' own */
         const int16_t *const tab_rec = p->tab_rec;
         for (j = 0; j < tu; j++) {
-            const uint32_t r = 3u * j + 1u, rc = 3u * j + 2u;
+            const uint32_t r = 3u * j + RNNMCU_GRU_GATE_R, rc = 3u * j + RNNMCU_GRU_GATE_H;
             const int32_t r_ = RNNMCU_TAB(tab_rec, RNNMCU_TPRE(r), RNNMCU_TR_PRE(p->units, 1u, u0 + j),
                                           RNNMCU_TR_GATE(3u, p->units, 1u, u0 + j));
             const int32_t px_ = rnnmcu_sat16_32(RNNMCU_TPX(rc));
