@@ -11,12 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 import rnnmcu
-from rnnmcu import facts, ir
+from rnnmcu import facts, footprint, ir
 from rnnmcu.atomic import atomic_file
 from rnnmcu.errors import InputError
 from rnnmcu.codegen import layout
 from rnnmcu.codegen.inspect import trace_layout
-from rnnmcu.codegen.layout import tile_units
 from rnnmcu.codegen.quantize import check_narrow
 from rnnmcu.codegen.qmodel import QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax
 
@@ -142,10 +141,8 @@ def split_shift(sh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tiled(l) -> bool:
-    """Whether an integer recurrent layer's step runs over unit tiles (rnnmcu_kernels.h,
-    RNNMCU_TILE_UNITS): every cell form but GRU reset_after=0, whose candidate product needs the
-    whole r * h before any candidate row."""
-    return not (_base(l.cell) == "gru" and not l.reset_after)
+    """Whether an integer recurrent layer's step runs over unit tiles (rnnmcu.footprint.tiled)."""
+    return footprint.tiled(l.cell, l.reset_after)
 
 
 def tile_order(G: int, n: int) -> np.ndarray:
@@ -155,17 +152,7 @@ def tile_order(G: int, n: int) -> np.ndarray:
     return (np.arange(G)[None, :] * n + np.arange(n)[:, None]).ravel()
 
 
-def scratch_words(l, precision: str) -> int:
-    """The int32 (float) scratch words one recurrent direction's step needs, beyond the widening
-    buffer of RNNMCU_XBUF_WORDS: rnnmcu_kernels.h's RNNMCU_RNN_SCRATCH_WORDS for tiled integer
-    steps (two tiles of sums and the new h of the units before the last tile), all 2 * G*n sums
-    and r * h otherwise."""
-    G, n = _gates(l), l.units
-    if precision == "float32" or not tiled(l):
-        return 2 * G * n + n
-    act_bytes = 1 if precision == "int8" else 2
-    t = min(n, tile_units(G))
-    return 2 * G * t + ((n - t) * act_bytes + 3) // 4
+scratch_words = footprint.scratch_words  # the state's scratch, sized in one place
 
 
 def _row_records(name: str, l, order=None) -> str:

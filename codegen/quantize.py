@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from rnnmcu import ir
+from rnnmcu import footprint, ir
 from rnnmcu.codegen import activations, float_ref
 from rnnmcu.codegen.qmodel import (QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax,
                                    act_range, keeps_c)
@@ -238,7 +238,7 @@ def takes_wide_input(layer) -> bool:
     if isinstance(layer, ir.Bidirectional):
         return takes_wide_input(layer.forward) and takes_wide_input(layer.backward)
     if isinstance(layer, ir.Recurrent):
-        return not (layer.kind == "gru" and not layer.reset_after)
+        return footprint.tiled(layer.cell, layer.reset_after)
     return False
 
 

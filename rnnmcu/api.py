@@ -74,8 +74,7 @@ def choose_precision(model, x: np.ndarray, lengths: np.ndarray | None, min_agree
     """The cheapest precision (AUTO_ORDER) whose outputs agree with float on a held-out part of the
     calibration data (every AUTO_HELD_OUT-th sequence; the rest calibrates), with what each one
     tried measured and costs."""
-    from types import SimpleNamespace
-
+    from rnnmcu import footprint
     from rnnmcu.codegen import float_ref, qref, quantize
 
     if not 0.0 < min_agreement <= 1.0:
@@ -93,7 +92,7 @@ def choose_precision(model, x: np.ndarray, lengths: np.ndarray | None, min_agree
     tried = []
     chosen = AUTO_ORDER[-1]
     for prec in AUTO_ORDER:
-        cost = size_summary(model, SimpleNamespace(precision=prec))
+        cost = footprint.summary(model, prec)
         if prec == "float32":
             tried.append({"precision": prec, "agreement": 1.0, **cost})
             break
@@ -118,25 +117,10 @@ def choose_precision(model, x: np.ndarray, lengths: np.ndarray | None, min_agree
 
 
 def size_summary(model, q) -> dict[str, int]:
-    """Weight bytes, state bytes and multiply-accumulates per step."""
-    from rnnmcu import ir
-    from rnnmcu.codegen.qmodel import keeps_c
+    """Weight bytes, state bytes and multiply-accumulates per step (rnnmcu.footprint)."""
+    from rnnmcu import footprint
 
-    wbytes, state, macs = 0, 0, 0
-    el = {"int8": 1, "int16": 2, "float32": 4}[q.precision]
-    for l in model.layers:
-        dirs = [l.forward, l.backward] if isinstance(l, ir.Bidirectional) else [l]
-        for d in dirs:
-            if isinstance(d, ir.Recurrent):
-                g = d.gates * d.units
-                macs += g * (d.input_dim + d.units)
-                wbytes += (g * (d.input_dim + d.units)) * (4 if q.precision == "float32" else 1) + g * 4 * 3
-                state += d.units * el + (d.units * (4 if q.precision == "float32" else 2)
-                                         if keeps_c(d.cell, q.precision) else 0)
-            elif isinstance(d, ir.Dense):
-                macs += d.W.size
-                wbytes += d.W.size * (4 if q.precision == "float32" else 1) + d.W.shape[0] * 4 * 3
-    return {"weight_bytes": int(wbytes), "state_bytes": int(state), "macs_per_step": int(macs)}
+    return footprint.summary(model, q.precision)
 
 
 def _load_dataset(path: str, model, require_labels: bool = False):

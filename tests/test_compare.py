@@ -159,8 +159,7 @@ def test_model_tflite_cannot_take_gives_reason_rows_and_exit_0(data_path, tmp_pa
 
 
 def test_choose_path_and_working_memory():
-    from rnnmcu import ir
-    from rnnmcu.compare import table as cmp
+    from rnnmcu import footprint, ir
     from rnnmcu.compare import tflite_export as te
 
     def rec(cell, act="tanh", d=3, **kw):
@@ -184,9 +183,9 @@ def test_choose_path_and_working_memory():
     assert te.state_shapes(model(rec("lstm", return_sequences=True), rec("gru", d=4))) == [4, 4, 4]
     # int8 LSTM, 4 units, 3 inputs: h 4 + c 8 + scratch 2 * 16 words (one tile of sums: emit.scratch_words)
     # * 4 + buffers 2 * 4; float32: h 16 + c 16 + scratch (2 * 16 + 4) * 4 + buffers 2 * 16
-    assert cmp.rnnmcu_working_bytes(model(rec("lstm")), "int8") == 4 + 8 + 32 * 4 + 8
-    assert cmp.rnnmcu_working_bytes(model(rec("lstm")), "float32") == 16 + 16 + 36 * 4 + 32
+    assert footprint.working_bytes(model(rec("lstm")), "int8") == 4 + 8 + 32 * 4 + 8
+    assert footprint.working_bytes(model(rec("lstm")), "float32") == 16 + 16 + 36 * 4 + 32
     # with a Dense head an int8 model adds the 16-bit head's two int16 buffers of max(4, 2) values
     head = ir.Dense(W=np.ones((2, 4)), b=np.zeros(2))
-    assert cmp.rnnmcu_working_bytes(model(rec("lstm"), head), "int8") == 4 + 8 + 32 * 4 + 8 + 2 * 2 * 4
-    assert cmp.rnnmcu_working_bytes(model(rec("lstm"), head), "int16") == 8 + 8 + 32 * 4 + 16
+    assert footprint.working_bytes(model(rec("lstm"), head), "int8") == 4 + 8 + 32 * 4 + 8 + 2 * 2 * 4
+    assert footprint.working_bytes(model(rec("lstm"), head), "int16") == 8 + 8 + 32 * 4 + 16

@@ -16,11 +16,12 @@ How the figures are measured:
   host loops: per sequence), masked steps are skipped as the model's Masking layer does;
 * sequence-output models are scored on the output at each sequence's last valid step;
 * model bytes: Keras = parameters x 4 (float32); rnnmcu = weights + biases/requantisation
-  parameters from :func:`rnnmcu.api.size_summary` (activation tables not included); TFLite = the
+  parameters from :func:`rnnmcu.footprint.summary` (activation tables not included); TFLite = the
   ``.tflite`` file size (weights, quantisation parameters, graph and metadata);
 * working memory: rnnmcu = the generated ``<name>_state_t`` (recurrent state, the cell scratch
   buffer and the two layer ping-pong buffers; plus the window buffers for models that need the
-  whole window), computed from the layer sizes as ``codegen/emit.py`` lays it out, without padding;
+  whole window), computed from the layer sizes as ``codegen/emit.py`` lays it out, without padding
+  (:func:`rnnmcu.footprint.working_bytes`);
   TFLM = the arena its ``RecordingMicroAllocator`` reports after one invoke (host build: pointers are
   64-bit, so a 32-bit part needs somewhat less); Keras and LiteRT are host runtimes without a fixed
   arena, so ``None`` with that reason;
@@ -35,12 +36,11 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from rnnmcu import ir
+from rnnmcu import footprint, ir
 from rnnmcu.errors import InputError, RnnmcuError
 
 KERAS = "keras float"
@@ -122,35 +122,7 @@ def _score(row: Row, y_ref: np.ndarray, y: np.ndarray, labels: np.ndarray | None
 
 def macs_per_step(model: ir.Model) -> int:
     """Multiply-accumulates per step of the network (the same in every engine)."""
-    from rnnmcu.api import size_summary
-
-    return size_summary(model, SimpleNamespace(precision="float32"))["macs_per_step"]
-
-
-def rnnmcu_working_bytes(model: ir.Model, precision: str) -> int:
-    """Bytes of the generated ``<name>_state_t``, from the layer sizes as ``codegen/emit.py`` lays
-    it out (alignment padding not counted)."""
-    from rnnmcu.codegen.emit import scratch_words
-    from rnnmcu.codegen.qmodel import keeps_c
-
-    el = {"int8": 1, "int16": 2, "float32": 4}[precision]
-    state, scratch, maxw = 0, 0, model.input_dim
-    for l in model.layers:
-        maxw = max(maxw, l.output_dim)
-        for d in ([l.forward, l.backward] if isinstance(l, ir.Bidirectional) else [l]):
-            if isinstance(d, ir.Recurrent):
-                n = d.units
-                state += n * el + (n * (4 if precision == "float32" else 2) if keeps_c(d.cell, precision) else 0)
-                scratch = max(scratch, scratch_words(d, precision))
-            elif isinstance(d, ir.Dense):
-                scratch = max(scratch, d.output_dim)
-    total = state + 4 * scratch + 2 * maxw * el
-    last_rec = max(i for i, l in enumerate(model.layers) if isinstance(l, (ir.Recurrent, ir.Bidirectional)))
-    if precision == "int8" and last_rec < len(model.layers) - 1:  # the 16-bit head's two buffers
-        total += 2 * 2 * max(l.output_dim for l in model.layers[last_rec:])
-    if model.needs_window:
-        total += 2 * int(model.max_steps or 256) * maxw * el
-    return int(total)
+    return footprint.macs_per_step(model)
 
 
 def load_keras(path: str) -> Any:
@@ -191,7 +163,6 @@ def keras_predict(km: Any, x: np.ndarray, L: np.ndarray) -> np.ndarray:
 def rnnmcu_rows(model: ir.Model, x: np.ndarray, L: np.ndarray, labels: np.ndarray | None,
                 y_ref: np.ndarray, calib_x: np.ndarray, calib_L: np.ndarray | None) -> list[Row]:
     """rnnmcu int8 / int16 (bit-exact reference) and float32 (float reference in float32)."""
-    from rnnmcu.api import size_summary
     from rnnmcu.codegen import float_ref, qref, quantize
 
     rows = []
@@ -207,10 +178,10 @@ def rnnmcu_rows(model: ir.Model, x: np.ndarray, L: np.ndarray, labels: np.ndarra
             else:
                 y = qref.predict(model, q, x, L)
             _score(row, y_ref, y, labels, model.output_sequence, L)
-            sz = size_summary(model, q)
+            sz = footprint.summary(model, prec)
             row.model_bytes = sz["weight_bytes"]
             row.macs_per_step = sz["macs_per_step"]
-            row.working_bytes = rnnmcu_working_bytes(model, prec)
+            row.working_bytes = footprint.working_bytes(model, prec)
         except RnnmcuError as e:
             row.reason = e.message
         row.seconds = time.monotonic() - t0
