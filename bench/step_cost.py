@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from rnnmcu import ir, target  # noqa: E402
+from rnnmcu import footprint, ir, target  # noqa: E402
 from rnnmcu.boards.loader import load_board  # noqa: E402
 from rnnmcu.codegen import emit, quantize  # noqa: E402
 from rnnmcu.errors import RnnmcuError  # noqa: E402
@@ -68,19 +68,6 @@ def models(units: list[int]) -> list[tuple[str, ir.Model]]:
     out.append(("bidir_gru32+dense4", ir.Model(name="bidir", input_dim=F, layers=layers,
                                                 norm_mean=np.zeros(F), norm_std=np.ones(F))))
     return out
-
-
-def macs_per_step(model: ir.Model) -> int:
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, ir.Recurrent):
-            total += ir.GATES[layer.cell] * layer.units * (layer.input_dim + layer.units)
-        elif isinstance(layer, ir.Bidirectional):
-            f = layer.forward
-            total += 2 * ir.GATES[f.cell] * f.units * (f.input_dim + f.units)
-        elif isinstance(layer, ir.Dense):
-            total += int(np.asarray(layer.W).size)
-    return total
 
 
 def measure(board: str, model: ir.Model, variant: str, work: Path) -> dict:
@@ -138,7 +125,7 @@ def main() -> int:
         results = list(pool.map(one, enumerate(tasks)))
     rows = []
     for bd, name, m, v, r in results:
-        macs = macs_per_step(m)
+        macs = footprint.macs_per_step(m)
         row = {"board": bd, "model": name, "variant": v, "macs_per_step": macs}
         if "per_step" in r:
             row.update(instructions_per_step=r["per_step"], instructions_per_mac=round(r["per_step"] / macs, 3),
@@ -157,7 +144,7 @@ def main() -> int:
                 r = by[(bd, name, v)]
                 cells.append(f"{r['instructions_per_step']:>11,.0f} ({r['instructions_per_mac']:5.2f})"
                              if "instructions_per_step" in r else f"{r['na'][:22]:>22}")
-            print(f"{bd:<11} {name:<24} {macs_per_step(m):>6}  " + "  ".join(f"{c:>22}" for c in cells))
+            print(f"{bd:<11} {name:<24} {footprint.macs_per_step(m):>6}  " + "  ".join(f"{c:>22}" for c in cells))
     nas = sorted({r["na"] for r in rows if "na" in r})
     for reason in nas:
         print("note:", reason)

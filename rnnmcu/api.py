@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from rnnmcu import footprint
 from rnnmcu.errors import CheckFailed, InputError
 
 
@@ -40,6 +41,7 @@ def convert(keras_path: str, calib_path: str | None, precision: str, out_path: s
     the calibration data (quantised on the rest), is at least ``min_agreement``."""
     from rnnmcu import data as data_mod
     from rnnmcu.codegen import qmodel, quantize
+    from rnnmcu.codegen.inspect import describe_precision
     from rnnmcu.trainer.keras_import import load_keras_model
 
     _check_out_path(out_path)
@@ -60,21 +62,18 @@ def convert(keras_path: str, calib_path: str | None, precision: str, out_path: s
     _say(f"calibrating {model.name} on {x.shape[0]} sequences x {x.shape[1]} steps ({precision})")
     q = quantize.quantize(model, x, lengths, precision)
     qmodel.save(out_path, model, q)
-    from rnnmcu.codegen.inspect import describe_precision
-
     return {"model": model.name, "precision": precision, **({"auto": auto} if auto else {}),
             "scheme": describe_precision(q), "hash": q.hash,
             "output": out_path, "masking": model.masking, "input_dim": model.input_dim, "output_dim": model.output_dim,
             "layers": [type(l).__name__ for l in model.layers],
             "output_sequence": model.output_sequence, "window_only": model.needs_window,
-            **size_summary(model, q)}
+            **footprint.summary(model, precision)}
 
 
 def choose_precision(model, x: np.ndarray, lengths: np.ndarray | None, min_agreement: float) -> tuple[str, dict]:
     """The cheapest precision (AUTO_ORDER) whose outputs agree with float on a held-out part of the
     calibration data (every AUTO_HELD_OUT-th sequence; the rest calibrates), with what each one
     tried measured and costs."""
-    from rnnmcu import footprint
     from rnnmcu.codegen import float_ref, qref, quantize
 
     if not 0.0 < min_agreement <= 1.0:
@@ -114,13 +113,6 @@ def choose_precision(model, x: np.ndarray, lengths: np.ndarray | None, min_agree
          + ", ".join(f"{t['precision']} {t['agreement']:.2%}" if "agreement" in t else f"{t['precision']} refused"
                      for t in tried) + f" agreement on {int(held.sum())} held-out sequences)")
     return chosen, {"min_agreement": min_agreement, "held_out_sequences": int(held.sum()), "tried": tried}
-
-
-def size_summary(model, q) -> dict[str, int]:
-    """Weight bytes, state bytes and multiply-accumulates per step (rnnmcu.footprint)."""
-    from rnnmcu import footprint
-
-    return footprint.summary(model, q.precision)
 
 
 def _load_dataset(path: str, model, require_labels: bool = False):

@@ -1,8 +1,8 @@
 """What a model costs on the device, from its IR alone: multiply-accumulates per step, the bytes of
 its weights and of its recurrent state, and the working memory of the generated ``<name>_state_t``.
 
-One place for these figures: ``convert`` and ``--precision auto`` (through ``api.size_summary``),
-``rnnmcu compare`` and the C generator (``codegen.emit`` sizes the scratch with
+One place for these figures: ``convert`` and ``--precision auto``, the streaming app's load
+estimate, ``rnnmcu compare``, ``bench/step_cost.py`` and the C generator (``codegen.emit`` sizes the scratch with
 :func:`scratch_words`) all read them here.  The linker's figures of a real build are
 ``bench/footprint.py``'s; these are what the layer sizes imply, without padding or tables.
 """

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnmcu import facts
+from rnnmcu import facts, footprint
 from rnnmcu.errors import CheckFailed, DeviceError, InputError
 
 ST_SAMPLE, ST_STATS, ST_RESTART, ST_EVENT, ST_REPLY = (facts.STREAM_CODES[k] for k in (
@@ -93,11 +93,10 @@ def policy_config(model, q, opts: StreamOptions):
 def figures(board, model, q, cfg, opts: StreamOptions, instr_per_sample: int | None = None) -> dict[str, Any]:
     """Latency and CPU load at the configured rate.  Without a measured ``instr_per_sample`` the
     instructions come from the model's multiply-accumulates and the arch's typical cost."""
-    from rnnmcu.api import size_summary
     from rnnmcu.codegen import stream_policy
 
     latency_steps = stream_policy.min_latency_steps(cfg, q.output_max)
-    macs = size_summary(model, q)["macs_per_step"]
+    macs = footprint.macs_per_step(model)
     measured = instr_per_sample is not None
     if not measured:
         per_mac = INSTR_PER_MAC.get(board.arch)

@@ -120,11 +120,6 @@ def _score(row: Row, y_ref: np.ndarray, y: np.ndarray, labels: np.ndarray | None
         row.missing["accuracy"] = "no class labels in the data" if labels is None else "one output: no argmax"
 
 
-def macs_per_step(model: ir.Model) -> int:
-    """Multiply-accumulates per step of the network (the same in every engine)."""
-    return footprint.macs_per_step(model)
-
-
 def load_keras(path: str) -> Any:
     """The Keras model object (not compiled), or an :class:`InputError` saying why not."""
     import zipfile
@@ -301,7 +296,7 @@ def tflite_rows(model: ir.Model, x: np.ndarray, L: np.ndarray, labels: np.ndarra
         except Exception as e:  # noqa: BLE001 - an interpreter failure is this row's reason
             row.reason = f"the interpreter failed ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
         row.model_bytes = exp.tflite_bytes
-        row.macs_per_step = macs_per_step(model)
+        row.macs_per_step = footprint.macs_per_step(model)
         row.seconds = time.monotonic() - t0
     rows[0].missing["working_bytes"] = "LiteRT is a host runtime: no fixed arena"
     if exp.tflm_arena_bytes is not None:
@@ -380,7 +375,7 @@ def compare(keras_path: str, data_path: str, calib_path: str | None = None, *,
             rows.append(Row(engine=eng, reason=f"rnnmcu cannot import the model: {e.message}"))
         model = None
     if model is not None:
-        kr.macs_per_step = macs_per_step(model)
+        kr.macs_per_step = footprint.macs_per_step(model)
         _say("rnnmcu int8 / int16 / float32 references")
         rows += rnnmcu_rows(model, x, L, labels, y_ref, calib_x, calib_L)
         with tempfile.TemporaryDirectory(prefix="rnnmcu-compare-") as tmp:
