@@ -115,17 +115,19 @@ HEADER_PATH = ((_HERE.parent / "firmware") if (_HERE.parent / "firmware" / "src"
                else (_HERE / "firmware")) / "src" / "rnnmcu_facts.h"
 
 
+def _c_enum(c_type: str, entries: list[str]) -> list[str]:
+    """A C99 ``typedef enum``: ``entries`` ("NAME = value" or "NAME"), comma-separated."""
+    return ["typedef enum {", *(f"    {e}," for e in entries[:-1]), f"    {entries[-1]}", f"}} {c_type};"]
+
+
 def c_header() -> str:
     """The text of firmware/src/rnnmcu_facts.h."""
     L = ["/* rnnmcu — the facts the C and the Python share.  GENERATED from rnnmcu/facts.py by",
          " * `python -m rnnmcu.facts`: edit that file, not this one (tests/test_house.py checks it). */",
          "#ifndef RNNMCU_FACTS_H", "#define RNNMCU_FACTS_H", "", "#include <stdint.h>", "",
          "/* cells as the kernels see them, and each one's gate rows per unit in the weights' order",
-         " * (" + "; ".join(f"{k.name} {', '.join(k.gates)}" for k in CELL_KINDS) + ") */",
-         "typedef enum {"]
-    L += [f"    RNNMCU_CELL_{k.name.upper()} = {k.code}{',' if i + 1 < len(CELL_KINDS) else ''}"
-          for i, k in enumerate(CELL_KINDS)]
-    L += ["} rnnmcu_cell_t;"]
+         " * (" + "; ".join(f"{k.name} {', '.join(k.gates)}" for k in CELL_KINDS) + ") */"]
+    L += _c_enum("rnnmcu_cell_t", [f"RNNMCU_CELL_{k.name.upper()} = {k.code}" for k in CELL_KINDS])
     expr = "1u"
     for k in reversed(CELL_KINDS[1:]):
         expr = f"(cell) == RNNMCU_CELL_{k.name.upper()} ? {len(k.gates)}u : {expr}"
@@ -150,20 +152,15 @@ def c_header() -> str:
           f"#define RNNMCU_PROTO_VERSION {PROTOCOL_VERSION}u",
           f"#define RNNMCU_PROTO_HEADER_SIZE {PROTO_HEADER_SIZE}u",
           f"#define RNNMCU_PROTO_CRC_SIZE {PROTO_CRC_SIZE}u",
-          "/* request types (host -> device); a reply has type | RNNMCU_PROTO_REPLY and the same seq */",
-          "typedef enum {"]
-    L += [f"    RNNMCU_PROTO_{n} = 0x{v:02X}{',' if i + 1 < len(PROTO_TYPES) else ''}"
-          for i, (n, v) in enumerate(PROTO_TYPES.items())]
-    L += ["} rnnmcu_proto_type_t;",
-          f"#define RNNMCU_PROTO_REPLY 0x{PROTO_REPLY:02X}u", f"#define RNNMCU_PROTO_ERROR 0x{PROTO_ERROR:02X}u",
-          "/* error codes carried in an ERROR reply (payload: code:u8 + UTF-8 message) */",
-          "typedef enum {", "    RNNMCU_PROTO_OK = 0,"]
-    L += [f"    RNNMCU_PROTO_ERR_{n} = {v}," for n, v in PROTO_ERRORS.items()]
-    L += ["    RNNMCU_PROTO_ERR_COUNT", "} rnnmcu_proto_err_t;",
-          "/* the model's number format (INFO's precision byte) */", "typedef enum {"]
-    L += [f"    RNNMCU_PRECISION_{n} = {v}{',' if i + 1 < len(PRECISIONS) else ''}"
-          for i, (n, v) in enumerate(PRECISIONS.items())]
-    L += ["} rnnmcu_precision_t;", "/* the model descriptor's flags (INFO reports them) */"]
+          "/* request types (host -> device); a reply has type | RNNMCU_PROTO_REPLY and the same seq */"]
+    L += _c_enum("rnnmcu_proto_type_t", [f"RNNMCU_PROTO_{n} = 0x{v:02X}" for n, v in PROTO_TYPES.items()])
+    L += [f"#define RNNMCU_PROTO_REPLY 0x{PROTO_REPLY:02X}u", f"#define RNNMCU_PROTO_ERROR 0x{PROTO_ERROR:02X}u",
+          "/* error codes carried in an ERROR reply (payload: code:u8 + UTF-8 message) */"]
+    L += _c_enum("rnnmcu_proto_err_t", ["RNNMCU_PROTO_OK = 0", *(f"RNNMCU_PROTO_ERR_{n} = {v}" for n, v in
+                                                                 PROTO_ERRORS.items()), "RNNMCU_PROTO_ERR_COUNT"])
+    L += ["/* the model's number format (INFO's precision byte) */"]
+    L += _c_enum("rnnmcu_precision_t", [f"RNNMCU_PRECISION_{n} = {v}" for n, v in PRECISIONS.items()])
+    L += ["/* the model descriptor's flags (INFO reports them) */"]
     L += [f"#define RNNMCU_MODEL_{n} 0x{v:02X}u /* {doc} */" for n, (v, doc) in MODEL_FLAGS.items()]
     L += ["", "/* the streaming app's frame types: firmware/stream/STREAM.md */"]
     L += [f"#define RNNMCU_ST_{n} 0x{v:02X}u" for n, v in STREAM_CODES.items()]
