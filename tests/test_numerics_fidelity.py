@@ -178,21 +178,20 @@ def test_auto_precision_takes_the_cheapest_that_agrees():
     from rnnmcu import api
     from rnnmcu.errors import InputError
 
-    rng = np.random.default_rng(7)
-    model = ir.Model(name="a", input_dim=2, layers=[random_recurrent(rng, "gru", 2, 6),
-                                                    ir.Dense(W=rng.normal(0, 2, (4, 6)), b=np.zeros(4)),
-                                                    ir.Softmax(dim=4)])
-    x = rng.normal(0, 1, (40, 15, 2)).astype(np.float32)
+    def gru_classifier(seed: int, name: str):
+        rng = np.random.default_rng(seed)
+        m = ir.Model(name=name, input_dim=2, layers=[random_recurrent(rng, "gru", 2, 6),
+                                                     ir.Dense(W=rng.normal(0, 2, (4, 6)), b=np.zeros(4)),
+                                                     ir.Softmax(dim=4)])
+        return m, rng.normal(0, 1, (40, 15, 2)).astype(np.float32)
+
+    model, x = gru_classifier(7, "a")
     prec, auto = api.choose_precision(model, x, None, 0.9)
     assert prec == "int8" and auto["held_out_sequences"] == 8 and len(auto["tried"]) == 1
     t = auto["tried"][0]
     assert t["agreement"] >= 0.9 and t["weight_bytes"] > 0 and t["state_bytes"] == 6 + 12  # h + 16-bit state
     # a model whose int8 form misses one of the 8 held-out sequences (found by search; int16 has all)
-    rng = np.random.default_rng(68)
-    hard = ir.Model(name="h", input_dim=2, layers=[random_recurrent(rng, "gru", 2, 6),
-                                                   ir.Dense(W=rng.normal(0, 2, (4, 6)), b=np.zeros(4)),
-                                                   ir.Softmax(dim=4)])
-    xh = rng.normal(0, 1, (40, 15, 2)).astype(np.float32)
+    hard, xh = gru_classifier(68, "h")
     prec2, auto2 = api.choose_precision(hard, xh, None, 0.9)
     assert prec2 == "int16" and auto2["tried"][0]["agreement"] == 0.875 and auto2["tried"][1]["agreement"] == 1.0
     assert [t["precision"] for t in auto2["tried"]] == list(api.AUTO_ORDER[:len(auto2["tried"])])
