@@ -449,6 +449,9 @@ def _api(name: str) -> Callable[..., Any]:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+# the converted model a command reads (eval, inspect, generate)
+model_argument = click.argument("model_path", metavar="MODEL.rnnmcu",
+                                type=ExistingFile("rnnmcu model", "make one with `rnnmcu convert`"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,8 +489,7 @@ def convert(keras_path: str, calib_path: str, precision: str, min_agreement: flo
 
 
 @main.command("eval", context_settings=CONTEXT_SETTINGS)
-@click.argument("model_path", metavar="MODEL.rnnmcu",
-                type=ExistingFile("rnnmcu model", "make one with `rnnmcu convert`"))
+@model_argument
 @click.option("--data", "data_path", required=True, type=DataFile(), metavar="DATA.npz",
               help="Windows to evaluate on (.npz).")
 @click.option("--keras", "keras_path", type=ExistingFile("Keras model"), default=None, metavar="MODEL.keras",
@@ -505,8 +507,7 @@ def eval_cmd(model_path: str, data_path: str, keras_path: str | None, as_json: b
 
 
 @main.command("inspect", context_settings=CONTEXT_SETTINGS)
-@click.argument("model_path", metavar="MODEL.rnnmcu",
-                type=ExistingFile("rnnmcu model", "make one with `rnnmcu convert`"))
+@model_argument
 @click.option("--data", "data_path", required=True, type=DataFile(), metavar="DATA.npz",
               help="Sequences to inspect (.npz; its test split if it has one).")
 @click.option("--keras", "keras_path", type=ExistingFile("Keras model"), default=None, metavar="MODEL.keras",
@@ -549,6 +550,8 @@ def inspect_cmd(model_path: str, data_path: str, keras_path: str | None, board: 
 
 
 def _print_inspect(rep: dict) -> None:
+    from rnnmcu.codegen.inspect import DRIFT_REL
+
     click.echo(f"inspection of {rep['model']} ({rep['precision']}) on {rep['data']}: "
                f"{rep['sequences']} sequences x {rep['steps']} steps")
     head = (f"  {'tensor':10} {'calibrated':>10} {'used':>9} {'max err':>9} {'rms err':>9} {'rel err':>8} "
@@ -560,9 +563,9 @@ def _print_inspect(rep: dict) -> None:
                    f"{t['rms_error']:9.3g} {t['relative_error']:8.2%} {t['saturations']:9d} {drift:>9}")
     out = rep["outputs"]
     ds = rep.get("drift_starts")
-    click.echo(f"  drift starts: " + (f"{ds['tensor']} at step {ds['step']} (relative error over "
-                                       f"{ds['threshold']:.0%})" if ds else "nowhere (every tensor stays "
-                                                                            "within 5% of its RMS)"))
+    click.echo("  drift starts: " + (f"{ds['tensor']} at step {ds['step']} (relative error over "
+                                      f"{ds['threshold']:.0%})" if ds else
+                                      f"nowhere (every tensor stays within {DRIFT_REL:.0%} of its RMS)"))
     click.echo(f"  final class agrees with float on {out['final_agreement']:.2%} of the sequences; "
                f"the class flips at some step in {out['sequences_flipped']}"
                + (f" (median first flip at step {out['first_flip_median']:.0f})" if out["first_flip_median"] is not None else ""))
@@ -583,8 +586,7 @@ def _print_inspect(rep: dict) -> None:
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("model_path", metavar="MODEL.rnnmcu",
-                type=ExistingFile("rnnmcu model", "make one with `rnnmcu convert`"))
+@model_argument
 @click.option("-o", "--output", "out_dir", required=True, type=OutputDir(), metavar="DIR",
               help="Directory for the generated C files.")
 @click.option("--wide-weights", "wide", is_flag=True,
