@@ -168,7 +168,7 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
     # Inputs: per-channel ranges when the first layer has a weight matrix to fold them into.
     valid = np.arange(xc.shape[1])[None, :] < Lc[:, None]
     xs = float_ref.standardise(model, xc)[valid]
-    if in_max == 32767:
+    if in_bits == 16:
         # 16-bit inputs can afford room above the calibration data: a rare spike larger than any
         # the calibration saw (heavy-tailed signals) still fits, at 2^-14 of the range per step
         ranges = np.max(np.abs(xs), axis=0, initial=0.0) * WIDE_INPUT_HEADROOM if xs.size else np.ones(xs.shape[1])
@@ -190,7 +190,7 @@ def quantize(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None, precisi
         tag = str(i)
         head = head16 and i > last_rec
         lp, lk = ("int16", 0) if head else (precision, k)        # this layer's activations
-        x_bits = 16 if (i == 0 and in_max == 32767) or (head and i > last_rec + 1) else act_bits(precision)
+        x_bits = 16 if (i == 0 and in_bits == 16) or (head and i > last_rec + 1) else act_bits(precision)
         x_max = 2 ** (x_bits - 1)  # the largest |input value| the layer multiplies
         l_amax = act_range(lp)[1]
         if isinstance(layer, ir.Recurrent):
