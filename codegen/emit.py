@@ -596,7 +596,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     if prec == "float32":
         c.append("        q[i] = v;\n")
     else:
-        lo, hi = (-128, 127) if TI_ == "int8_t" else (-32768, 32767)
+        lo, hi = q.input_range
         c.append(f"        if (!(v < {hi}.0f))\n            v = {hi}.0f;\n"
                  f"        if (!(v > {lo}.0f))\n            v = {lo}.0f;\n"
                  f"        q[i] = ({TI_})rintf(v);\n")

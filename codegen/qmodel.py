@@ -183,6 +183,11 @@ class QModel:
         """The width of the model's input values (32 for float32)."""
         return {"float32": 32, "int16": 16}.get(self.precision) or (16 if self.in_bits == 16 else 8)
 
+    @property
+    def input_range(self) -> tuple[int, int]:
+        """The integer range of an integer model's input values (quantize_input clamps to it)."""
+        return act_range("int16" if self.input_bits == 16 else self.precision)
+
     def compute_hash(self, model: ir.Model) -> str:
         arrays: dict[str, np.ndarray] = {}
         q = ir._to_json(dataclasses.replace(self, hash="", calib={}), arrays, "q")

@@ -81,7 +81,7 @@ def quantize_inputs(q: QModel, x: np.ndarray) -> np.ndarray:
     v = (xf - q.in_mean.astype(np.float32)) * q.in_inv.astype(np.float32)
     if q.precision == "float32":
         return v.astype(np.float32)
-    lo, hi = act_range("int16" if q.input_bits == 16 else q.precision)
+    lo, hi = q.input_range
     return np.clip(np.rint(v), lo, hi).astype(np.int64)
 
 
