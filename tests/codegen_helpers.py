@@ -57,11 +57,13 @@ def runtime_objects(sanitize: bool) -> list[str]:
     return sorted(os.path.join(d, f) for f in os.listdir(d))
 
 
-def build_driver(gen_dir: str | os.PathLike, exe: str | os.PathLike, *, sanitize: bool = True) -> str:
+def build_driver(gen_dir: str | os.PathLike, exe: str | os.PathLike, *, sanitize: bool = True,
+                 defines: tuple[str, ...] = ()) -> str:
+    """The driver on the generated model; ``defines``: -D options for the model's files."""
     gen_dir = str(gen_dir)
     srcs = [os.path.join(gen_dir, f) for f in sorted(os.listdir(gen_dir)) if f.endswith(".c")]
     san = SANITIZE if sanitize else ["-O2"]
-    r = subprocess.run(["gcc", *STRICT, *san, "-I", gen_dir, "-I", str(RUNTIME), "-o", str(exe), *srcs,
+    r = subprocess.run(["gcc", *STRICT, *san, *(f"-D{d}" for d in defines), "-I", gen_dir, "-I", str(RUNTIME), "-o", str(exe), *srcs,
                         *runtime_objects(sanitize), "-lm"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return str(exe)
@@ -96,12 +98,13 @@ def expected_stream(model: ir.Model, q: QModel, x: np.ndarray, lengths: np.ndarr
 
 
 def c_outputs(model: ir.Model, q: QModel, x: np.ndarray, lengths: np.ndarray | None, workdir, *,
-              wide: bool = False, proj_steps: int = 0) -> np.ndarray:
+              wide: bool = False, proj_steps: int = 0, defines: tuple[str, ...] = ()) -> np.ndarray:
     """Generate (``wide``: the int16 weight layout; ``proj_steps``: run() with input projections),
-    build (ASan/UBSan) and run the C model on the same inputs the references see."""
+    build (ASan/UBSan; ``defines``: -D options for the model's files) and run the C model on the
+    same inputs the references see."""
     gen = Path(workdir) / "gen"
     emit.generate(model, q, str(gen), wide=wide, proj_steps=proj_steps)
-    exe = build_driver(gen, Path(workdir) / "drv")
+    exe = build_driver(gen, Path(workdir) / "drv", defines=defines)
     L0 = np.full(len(x), x.shape[1]) if lengths is None else np.asarray(lengths)
     xc, L, _ = float_ref.compress(model, x, L0)
     some = L > 0  # as rnnmcu test does: a sequence whose every step is masked is not run

@@ -130,6 +130,32 @@ def test_tiled_steps_match_reference(tmp_path_factory, cell, reset_after):
 
 
 @pytest.mark.parametrize("cell", ["simple", "lstm", "peephole_lstm", "gru", "peephole_gru"])
+def test_plain_steps_match_tiled(tmp_path_factory, cell):
+    """The readable reference steps (rnnmcu_rnn_step_plain.c: untiled, one unit at a time) give the
+    tiled steps' outputs bit for bit: the generated model is built with its calls of the tiled
+    step renamed to the plain one, over several tiles and a part tile, in both widths (an int8
+    GRU's 16-bit state included)."""
+    rng = np.random.default_rng(41)
+    n = 70 if cell == "simple" else 37
+    layers = [random_recurrent(rng, cell, 5, n, return_sequences=True), random_recurrent(rng, cell, n, 19)]
+    model = ir.Model(name="m", input_dim=5, layers=layers, norm_mean=np.zeros(5), norm_std=np.ones(5))
+    x, L = sensor_data(rng, model, 4, 9, True)
+    kind = {"simple": "simple", "lstm": "lstm", "peephole_lstm": "peephole_lstm"}.get(cell, "gru")
+    plain = "lstm" if kind == "peephole_lstm" else kind
+    for precision in ("int8", "int16"):
+        q = quantize.quantize(model, x, L, precision)
+        sfx = "s8" if precision == "int8" else "s16"
+        work = tmp_path_factory.mktemp("plain")
+        tiled = c_outputs(model, q, x, L, work / "tiled")
+        renamed = (f"rnnmcu_{kind}_step_{sfx}=rnnmcu_{plain}_step_plain_{sfx}",)
+        got = c_outputs(model, q, x, L, work / "plain", defines=renamed)
+        # the plain step did run: the generated model calls the step the define renames
+        assert f"rnnmcu_{kind}_step_{sfx}(" in "".join(p.read_text() for p in (work / "plain" / "gen").glob("*.c"))
+        assert np.array_equal(got, tiled), precision
+        assert np.array_equal(got, expected_stream(model, q, x, L)), precision
+
+
+@pytest.mark.parametrize("cell", ["simple", "lstm", "peephole_lstm", "gru", "peephole_gru"])
 def test_input_projections_match_reference(tmp_path_factory, cell):
     """run() computing the first layer's W x a block of steps at a time (--input-projections)
     gives the outputs of the plain step, bit for bit: every tiled cell form, int8 and int16,

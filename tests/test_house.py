@@ -112,6 +112,30 @@ def test_no_other_c_file_defines_a_fact():
     assert not found, "\n".join(found)
 
 
+def test_every_runtime_function_is_defined_by_its_name():
+    """Each function rnnmcu_kernels.h declares is defined under its own name in one .c file of
+    firmware/src (an arch's file of the same name may replace it): `grep -rn "name(" firmware/`
+    lands on its body, not on a template or a macro that synthesises it.  The one template left
+    is the matrix-vector kernel's, whose element types truly vary: each of its functions is the
+    file of its name (rnnmcu_matvec_s8.c, ...)."""
+    src = ROOT / "firmware" / "src"
+    header = (src / "rnnmcu_kernels.h").read_text()
+    declared = set(re.findall(r"^(?:void|int|float|const char \*)\s+(rnnmcu_\w+)\(", header, re.M))
+    assert len(declared) > 70  # every step, width, layout and input form, and the other layers
+    defined: dict[str, list[str]] = {}
+    for p in sorted(src.glob("*.c")):
+        for name in re.findall(r"^(?:[\w ]+\s\**)(rnnmcu_\w+)\([^;]*?\)\s*\{", p.read_text(), re.M | re.S):
+            defined.setdefault(name, []).append(p.name)
+    for p in sorted(src.glob("rnnmcu_matvec_*.c")):
+        if re.search(rf"#define RNNMCU_MV_FN {p.stem}\b", p.read_text()):
+            defined.setdefault(p.stem, []).append(p.name)
+    missing = sorted(n for n in declared if n not in defined)
+    twice = sorted(f"{n}: {fs}" for n, fs in defined.items() if n in declared and len(fs) > 1)
+    assert not missing, f"declared in rnnmcu_kernels.h, defined by no firmware/src/*.c under its name: {missing}"
+    assert not twice, twice
+    assert "rnnmcu_lstm_step_s8" in defined and "rnnmcu_gru_step_px_w16_s16" in defined
+
+
 # --- rooms that hold: who may import whom (docs/ARCHITECTURE.md, "The rooms") -----------------
 
 CORE = {"rnnmcu", "rnnmcu.facts", "rnnmcu.ir", "rnnmcu.footprint", "rnnmcu.errors", "rnnmcu.data",

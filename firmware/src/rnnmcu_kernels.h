@@ -82,10 +82,10 @@ typedef struct {
  * each tile, the W x and U h sums of the tile's gate rows, then at once the cell update of the
  * tile's units.  The generator stores W, U and the row records unit-major (row G*j + g is gate g
  * of unit j: codegen/emit.py, tile_order) so that a tile's rows are one contiguous slice of the
- * packed matrices; scratch then holds one tile's sums, not the whole layer's, and the new h until
- * the last tile has read the old one.  A tile is at most RNNMCU_TILE_ROWS rows, a whole number of
- * pairs of 4-row blocks (RNNMCU_MV_ROWS; the RV32 kernel takes blocks two at a time): 64 units of
- * a SimpleRNN, 16 of a GRU or an LSTM. */
+ * packed matrices (rnnmcu_step.h, rnnmcu_tiled_step); scratch then holds one tile's sums, not
+ * the whole layer's, and the new h until the last tile has read the old one.  A tile is at most
+ * RNNMCU_TILE_ROWS rows, a whole number of pairs of 4-row blocks (RNNMCU_MV_ROWS; the RV32
+ * kernel takes blocks two at a time): 64 units of a SimpleRNN, 16 of a GRU or an LSTM. */
 #define RNNMCU_TILE_MIN(gates, n)                                                                 \
     ((uint32_t)(n) < RNNMCU_TILE_UNITS(gates) ? (uint32_t)(n) : RNNMCU_TILE_UNITS(gates))
 /* Scratch words a tiled integer recurrent step needs (activations of act_bytes bytes): two tiles
@@ -95,16 +95,18 @@ typedef struct {
     (2u * (gates) * RNNMCU_TILE_MIN((gates), (units)) +                                          \
      (((uint32_t)(units) - RNNMCU_TILE_MIN((gates), (units))) * (act_bytes) + 3u) / 4u)
 
-/* Xtensa has no one-instruction signed byte load (LX106 takes three, a load and two shifts), so
- * the int8 step functions widen each activation vector to int16 once per step (x and h, one after
- * the other) or product, right after the step's own scratch words, and run the int16 kernel (one
- * L16SI per value): an int8 model's scratch then needs RNNMCU_XBUF_WORDS(input_dim + units + 1)
- * more words for a recurrent layer, RNNMCU_XBUF_WORDS(input_dim) for a dense one (the generated
- * state adds them; 0 elsewhere). */
-#if defined(__XTENSA__)
-#define RNNMCU_S8_VIA_S16 1
-#define RNNMCU_XBUF_WORDS(cols) (((cols) + 1) / 2)
-#else
+/* An arch may run its int8 products through its int16 kernel, widening each activation vector
+ * once per step or product (RNNMCU_S8_VIA_S16 1): Xtensa does, arch/xtensa/rnnmcu_s8_via_s16.h.
+ * An int8 model's scratch then needs RNNMCU_XBUF_WORDS(input_dim + units + 1) more words for a
+ * recurrent layer, RNNMCU_XBUF_WORDS(input_dim) for a dense one (the generated state adds them;
+ * 0 elsewhere, and in a build of the portable C only, which has no arch/ folder). */
+#if defined(__XTENSA__) && defined(__has_include)
+#if __has_include("arch/xtensa/rnnmcu_s8_via_s16.h")
+#include "arch/xtensa/rnnmcu_s8_via_s16.h"
+#endif
+#endif
+#ifndef RNNMCU_S8_VIA_S16
+#define RNNMCU_S8_VIA_S16 0
 #define RNNMCU_XBUF_WORDS(cols) 0
 #endif
 
@@ -175,6 +177,15 @@ void rnnmcu_gru_reset_before_step_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, i
                                      int32_t *scratch);
 void rnnmcu_gru_reset_before_step_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c,
                                       int32_t *scratch);
+/* The readable reference of each step (rnnmcu_rnn_step_plain.c): untiled, one unit at a time, the
+ * same h and c bit for bit as the step of the same cell above (compact weights, input x) */
+void rnnmcu_simple_step_plain_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_simple_step_plain_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c,
+                                  int32_t *scratch);
+void rnnmcu_lstm_step_plain_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_plain_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_plain_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_plain_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
 /* The step functions of models generated with wide weights (w16, u16, u_cand16) */
 void rnnmcu_rnn_step_w16_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, int8_t *h, int16_t *c, int32_t *scratch);
 void rnnmcu_rnn_step_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, int16_t *h, int16_t *c, int32_t *scratch);
@@ -197,33 +208,39 @@ void rnnmcu_gru_reset_before_step_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t
  * a tiled layer's W x, requantised and with the bias added, for a block of `steps` input vectors
  * at once (px: steps * G*units words); the step_px functions then take this step's G*units words
  * of px in place of x (and overwrite them).  GRU reset_after=0 has none: it is not tiled. */
-#define RNNMCU_DECLARE_PX(sfx, act_t)                                                                      \
-    void rnnmcu_rnn_proj_##sfx(const rnnmcu_rnn_q_t *p, const act_t *x, uint16_t steps, int32_t *px,      \
-                               int32_t *scratch);                                                         \
-    void rnnmcu_simple_step_px_##sfx(const rnnmcu_rnn_q_t *p, int32_t *px, act_t *h, int16_t *c, int32_t *scratch); \
-    void rnnmcu_lstm_step_px_##sfx(const rnnmcu_rnn_q_t *p, int32_t *px, act_t *h, int16_t *c, int32_t *scratch); \
-    void rnnmcu_peephole_lstm_step_px_##sfx(const rnnmcu_rnn_q_t *p, int32_t *px, act_t *h, int16_t *c,      \
-                                            int32_t *scratch);                                            \
-    void rnnmcu_gru_step_px_##sfx(const rnnmcu_rnn_q_t *p, int32_t *px, act_t *h, int16_t *c, int32_t *scratch)
-RNNMCU_DECLARE_PX(s8, int8_t);
-RNNMCU_DECLARE_PX(s16, int16_t);
-RNNMCU_DECLARE_PX(w16_s8, int8_t);
-RNNMCU_DECLARE_PX(w16_s16, int16_t);
-#undef RNNMCU_DECLARE_PX
+void rnnmcu_rnn_proj_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, uint16_t steps, int32_t *px, int32_t *scratch);
+void rnnmcu_simple_step_px_s8(const rnnmcu_rnn_q_t *p, int32_t *px, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_px_s8(const rnnmcu_rnn_q_t *p, int32_t *px, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_peephole_lstm_step_px_s8(const rnnmcu_rnn_q_t *p, int32_t *px, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_px_s8(const rnnmcu_rnn_q_t *p, int32_t *px, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_rnn_proj_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, uint16_t steps, int32_t *px, int32_t *scratch);
+void rnnmcu_simple_step_px_s16(const rnnmcu_rnn_q_t *p, int32_t *px, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_px_s16(const rnnmcu_rnn_q_t *p, int32_t *px, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_peephole_lstm_step_px_s16(const rnnmcu_rnn_q_t *p, int32_t *px, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_px_s16(const rnnmcu_rnn_q_t *p, int32_t *px, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_rnn_proj_w16_s8(const rnnmcu_rnn_q_t *p, const int8_t *x, uint16_t steps, int32_t *px, int32_t *scratch);
+void rnnmcu_simple_step_px_w16_s8(const rnnmcu_rnn_q_t *p, int32_t *px, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_px_w16_s8(const rnnmcu_rnn_q_t *p, int32_t *px, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_peephole_lstm_step_px_w16_s8(const rnnmcu_rnn_q_t *p, int32_t *px, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_px_w16_s8(const rnnmcu_rnn_q_t *p, int32_t *px, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_rnn_proj_w16_s16(const rnnmcu_rnn_q_t *p, const int16_t *x, uint16_t steps, int32_t *px, int32_t *scratch);
+void rnnmcu_simple_step_px_w16_s16(const rnnmcu_rnn_q_t *p, int32_t *px, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_px_w16_s16(const rnnmcu_rnn_q_t *p, int32_t *px, int16_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_peephole_lstm_step_px_w16_s16(const rnnmcu_rnn_q_t *p, int32_t *px, int16_t *h,
+                                          int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_px_w16_s16(const rnnmcu_rnn_q_t *p, int32_t *px, int16_t *h, int16_t *c, int32_t *scratch);
 /* The first layer of an int8 model whose inputs are 16-bit (codegen/NUMERICS.md, "Wide inputs"):
  * the tiled steps with x int16 (its product through the int16 kernel) and h int8 */
-#define RNNMCU_DECLARE_X16(sfx)                                                                            \
-    void rnnmcu_simple_step_x16_##sfx(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c,      \
-                                      int32_t *scratch);                                                 \
-    void rnnmcu_lstm_step_x16_##sfx(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c,        \
-                                    int32_t *scratch);                                                   \
-    void rnnmcu_peephole_lstm_step_x16_##sfx(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c, \
-                                             int32_t *scratch);                                          \
-    void rnnmcu_gru_step_x16_##sfx(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c,         \
-                                   int32_t *scratch)
-RNNMCU_DECLARE_X16(s8);
-RNNMCU_DECLARE_X16(w16_s8);
-#undef RNNMCU_DECLARE_X16
+void rnnmcu_simple_step_x16_s8(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_x16_s8(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_peephole_lstm_step_x16_s8(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h,
+                                      int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_x16_s8(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_simple_step_x16_w16_s8(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_lstm_step_x16_w16_s8(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c, int32_t *scratch);
+void rnnmcu_peephole_lstm_step_x16_w16_s8(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h,
+                                          int16_t *c, int32_t *scratch);
+void rnnmcu_gru_step_x16_w16_s8(const rnnmcu_rnn_q_t *p, const int16_t *x, int8_t *h, int16_t *c, int32_t *scratch);
 void rnnmcu_merge_s8(const rnnmcu_merge_q_t *p, const int8_t *a, const int8_t *b, int8_t *y);
 void rnnmcu_merge_s16(const rnnmcu_merge_q_t *p, const int16_t *a, const int16_t *b, int16_t *y);
 /* Dense layer; scratch holds output_dim words. */
