@@ -49,6 +49,31 @@ def macs_per_step(model: ir.Model) -> int:
     return int(macs)
 
 
+def head_macs(model: ir.Model) -> int:
+    """The part of :func:`macs_per_step` a model does once per window rather than per step: the
+    Dense layers after a last recurrent layer that returns only its final h (0 when the model
+    classifies every step)."""
+    last = max((i for i, l in enumerate(model.layers) if isinstance(l, (ir.Recurrent, ir.Bidirectional))),
+               default=None)
+    if last is None or model.layers[last].return_sequences:
+        return 0
+    return int(sum(l.W.size for l in model.layers[last + 1:] if isinstance(l, ir.Dense)))
+
+
+def parameters(model: ir.Model) -> int:
+    """Trained numbers the model carries after import (affine layers folded): matrices, biases
+    (a GRU with reset_after has its recurrent bias too, as in Keras' count) and peepholes."""
+    total = 0
+    for d in _directions(model):
+        if isinstance(d, ir.Recurrent):
+            total += d.W.size + d.U.size + d.b.size
+            total += d.b_rec.size if facts.CELL[d.cell].kind == "gru" and d.reset_after else 0
+            total += d.p.size if d.p is not None else 0
+        elif isinstance(d, ir.Dense):
+            total += d.W.size + d.b.size
+    return int(total)
+
+
 def weight_bytes(model: ir.Model, precision: str) -> int:
     """The weight matrices (int8 in both integer precisions, float32 otherwise) and three 32-bit
     words per output row (bias and requantisation), activation tables not included."""

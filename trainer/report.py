@@ -7,20 +7,10 @@
 * ``curves.png`` — loss and accuracy per epoch, training and validation (1000 x 400 px)
 * ``confusion.png`` — the confusion matrix of the evaluation split (600 x 520 px)
 
-:func:`estimate_size` reads a Keras model's layers and estimates, per precision, what the generated
-C will hold.  It is an estimate of the *model*, not of the runtime code:
-
-* weights: every matrix entry (kernel, recurrent kernel, Dense kernel); ``float32`` 4 B each,
-  ``int8``/``int16`` 1 B each (int8 weights in both integer modes, codegen/NUMERICS.md)
-* biases: ``float32`` 4 B, integer modes 4 B (int32, added to the int32 accumulator)
-* scales: integer modes only, one int32 multiplier per output row of each matrix (per-row
-  symmetric quantisation)
-* input: the Normalization mean and std folded into input quantisation, 2 x 4 B per channel
-* state: per recurrent direction the hidden vector h (``int8`` 1 B, ``int16`` 2 B, ``float32``
-  4 B per unit) plus the LSTM cell c (2 B in both integer modes, 4 B in float32) and an int8 GRU's
-  16-bit state (2 B per unit)
-* MACs per step: each recurrent matrix applied once per step (``G * units * (inputs + units)`` per
-  direction) plus Dense layers applied per step; ``head_macs`` is the Dense work done once per window
+:func:`estimate_size` is what the generated C will hold for the trained model, per precision: it
+imports the Keras model into the IR (``trainer.keras_import``) and reads the figures from
+:mod:`rnnmcu.footprint`, the one place the product counts weights, state and MACs (``convert``,
+``compare`` and the generator read the same functions).
 """
 from __future__ import annotations
 
@@ -31,94 +21,31 @@ from typing import Any
 import numpy as np
 
 PRECISIONS = ("int8", "int16", "float32")
-_WEIGHT_B = {"int8": 1, "int16": 1, "float32": 4}
-_BIAS_B = {"int8": 4, "int16": 4, "float32": 4}
-_SCALE_B = {"int8": 4, "int16": 4, "float32": 0}
-_H_B = {"int8": 1, "int16": 2, "float32": 4}
-_C_B = {"int8": 2, "int16": 2, "float32": 4}
 
 CURVES_PX = (1000, 400)
 CONFUSION_PX = (600, 520)
 _DPI = 100
 
 
-def _rnn_parts(layer) -> list:
-    """The plain recurrent layers inside ``layer`` (one, or two for Bidirectional), or []."""
-    import keras
-
-    if isinstance(layer, keras.layers.Bidirectional):
-        return [layer.forward_layer, layer.backward_layer]
-    if isinstance(layer, keras.layers.RNN) or hasattr(layer, "cell"):
-        return [layer]
-    return []
-
-
-def _var_kind(v) -> str:
-    name = getattr(v, "path", None) or v.name
-    name = name.split("/")[-1]
-    if "bias" in name:
-        return "bias"
-    if "peephole" in name:
-        return "peephole"
-    return "matrix"
-
-
 def estimate_size(model) -> dict[str, Any]:
-    """Weight bytes, state bytes and MACs per step for int8/int16/float32 (see module docstring)."""
-    import keras
+    """Parameters, MACs per step (``head_macs``: the Dense work done once per window), whether the
+    model needs the whole window, and per precision the weight and state bytes
+    (:mod:`rnnmcu.footprint` on the imported IR)."""
+    from rnnmcu import footprint
+    from rnnmcu.errors import RnnmcuError
+    from rnnmcu.trainer.keras_import import import_model
 
-    from rnnmcu import facts
-
-    counts = {"weights": 0, "biases": 0, "peepholes": 0, "rows": 0, "h_units": 0,
-              "macs_step": 0, "macs_head": 0, "input_channels": 0}
-    second = {p: 0 for p in PRECISIONS}  # units with a second state (LSTM c, int8 GRU): the cell table
-    seq = True
-    needs_window = False
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Normalization):
-            counts["input_channels"] = int(np.prod(layer.mean.shape))
-            continue
-        parts = _rnn_parts(layer)
-        if parts:
-            if isinstance(layer, keras.layers.Bidirectional) or getattr(parts[0], "go_backwards", False):
-                needs_window = True
-            for rnn in parts:
-                units = int(rnn.cell.units)
-                cell = facts.cell_of_keras(type(rnn.cell).__name__)
-                counts["h_units"] += units
-                for p in PRECISIONS:
-                    second[p] += units if cell is not None and cell.keeps_second_state(p) else 0
-                for v in rnn.trainable_weights:
-                    n = int(np.prod(v.shape))
-                    kind = _var_kind(v)
-                    if kind == "matrix":
-                        counts["weights"] += n
-                        counts["rows"] += int(v.shape[-1])
-                        counts["macs_step"] += n
-                    elif kind == "bias":
-                        counts["biases"] += n
-                    else:
-                        counts["peepholes"] += n
-            seq = bool(parts[0].return_sequences)
-        elif isinstance(layer, keras.layers.Dense):
-            kernel, *rest = layer.trainable_weights
-            n = int(np.prod(kernel.shape))
-            counts["weights"] += n
-            counts["rows"] += int(kernel.shape[-1])
-            counts["biases"] += sum(int(np.prod(b.shape)) for b in rest)
-            counts["macs_step" if seq else "macs_head"] += n
-    out: dict[str, Any] = {
-        "parameters": counts["weights"] + counts["biases"] + counts["peepholes"],
-        "macs_per_step": counts["macs_step"],
-        "head_macs": counts["macs_head"],
-        "needs_window": needs_window,
-    }
+    try:
+        m = import_model(model)
+    except RnnmcuError as e:  # a model convert would refuse: the report says so instead of a size
+        return {"unavailable": e.message}
+    head = footprint.head_macs(m)
+    out: dict[str, Any] = {"parameters": footprint.parameters(m),
+                           "macs_per_step": footprint.macs_per_step(m) - head,
+                           "head_macs": head,
+                           "needs_window": bool(m.needs_window)}
     for p in PRECISIONS:
-        weight_b = (counts["weights"] * _WEIGHT_B[p] + counts["biases"] * _BIAS_B[p]
-                    + counts["peepholes"] * (4 if p == "float32" else 2) + counts["rows"] * _SCALE_B[p]
-                    + counts["input_channels"] * 2 * 4)
-        state_b = counts["h_units"] * _H_B[p] + second[p] * _C_B[p]
-        out[p] = {"weight_bytes": int(weight_b), "state_bytes": int(state_b)}
+        out[p] = {"weight_bytes": footprint.weight_bytes(m, p), "state_bytes": footprint.state_bytes(m, p)}
     return out
 
 
