@@ -6,7 +6,7 @@
     with stream.ReplayLink(open_transport(url)) as link:              # a board running the app
         result = link.replay(xq, masked, rate_hz=50)                  # events + device counters
 
-Plain functions (the click commands in rnnmcu.stream_cli only parse arguments).  No numerics here:
+Plain functions (the click commands in rnnmcu.cli.stream only parse arguments).  No numerics here:
 the policy, its host simulation and the event metrics are rnnmcu.codegen.stream_policy; the model
 reference is rnnmcu.codegen.qref.
 

@@ -377,11 +377,11 @@ def test_lazy_command_runs(lazy_module: str) -> None:
 
 
 def test_registered_lazy_commands_point_at_the_agreed_modules() -> None:
-    assert cli.LAZY_COMMANDS["train"][:2] == ("rnnmcu.trainer.cli", "train")
-    assert cli.LAZY_COMMANDS["data"][:2] == ("rnnmcu.trainer.cli", "data")
-    assert cli.LAZY_COMMANDS["compare"][:2] == ("rnnmcu.compare.cli", "compare")
+    assert cli.LAZY_COMMANDS["train"][:2] == ("rnnmcu.cli.train", "train")
+    assert cli.LAZY_COMMANDS["data"][:2] == ("rnnmcu.cli.train", "data")
+    assert cli.LAZY_COMMANDS["compare"][:2] == ("rnnmcu.cli.compare", "compare")
     for name in ("boards", "build", "flash", "doctor"):
-        assert cli.LAZY_COMMANDS[name][:2] == ("rnnmcu.board_cli", name)
+        assert cli.LAZY_COMMANDS[name][:2] == ("rnnmcu.cli.board", name)
 
 
 def test_landed_lazy_commands_load() -> None:

@@ -53,7 +53,7 @@ def _keras_model(cell: str, data_path: str, out: str, epochs: int, bidirectional
 
 
 def _run_cli(args: list[str]):
-    from rnnmcu.compare.cli import compare
+    from rnnmcu.cli.compare import compare
 
     res = CliRunner().invoke(compare, args, catch_exceptions=False)
     return res

@@ -342,7 +342,7 @@ def test_rnnmcu_build_espidf_framework_offline_writes_the_idf_project(tmp_path, 
 
 
 def test_flash_finds_the_board_from_the_project_and_fails_fast_offline(tmp_path, monkeypatch):
-    from rnnmcu import board_cli
+    from rnnmcu.cli import board as board_cli
     from rnnmcu.errors import ToolchainError
 
     for k, v in _offline_env(tmp_path).items():

@@ -6,5 +6,5 @@ and neither of those imports it.
 
 * :mod:`rnnmcu.compare.table`          the rows and the table (accuracy, agreement, bytes, RAM)
 * :mod:`rnnmcu.compare.tflite_export`  full-int8 TFLite export of an IR model, in a child process
-* :mod:`rnnmcu.compare.cli`            the click command
+* :mod:`rnnmcu.cli.compare`            the click command
 """

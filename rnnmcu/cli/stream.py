@@ -9,7 +9,11 @@ from typing import Any
 
 import click
 
+from rnnmcu.cli import ExistingFile, OutputDir, OutputPath
 from rnnmcu.errors import CheckFailed
+
+MODEL_HINT = "convert a Keras model first: rnnmcu convert MODEL.keras --calib DATA.npz -o MODEL.rnnmcu"
+RECORDING_HINT = "write a recording with `rnnmcu stream-data rec.npz`, or pass your own"
 
 
 def _policy_options(f):
@@ -55,8 +59,10 @@ FIGURE_KEYS = ["board", "model", "precision", "rate_hz", "macs_per_step", "instr
 
 @click.command("app")
 @click.option("--board", required=True, help="Board name (rnnmcu boards).")
-@click.option("--model", "model_path", required=True, type=click.Path(), help="Converted model (.rnnmcu).")
-@click.option("-o", "--out", "out_dir", default="rnnmcu-app", show_default=True, help="Output folder.")
+@click.option("--model", "model_path", required=True, type=ExistingFile("model file", MODEL_HINT),
+              help="Converted model (.rnnmcu).")
+@click.option("-o", "--out", "out_dir", default="rnnmcu-app", show_default=True, type=OutputDir(),
+              help="Output folder.")
 @click.option("--framework", default=None, help="Framework of a real board (arduino, espidf).")
 @click.option("--dry-run", is_flag=True, help="Only print latency and CPU load figures.")
 @click.option("--no-build", is_flag=True, help="Generate the project, do not build it.")
@@ -79,8 +85,9 @@ app = app_cmd
 
 
 @click.command("replay")
-@click.argument("data", type=click.Path())
-@click.option("--model", "model_path", default=None, type=click.Path(), help="Model the app was built from.")
+@click.argument("data", type=ExistingFile("recording", RECORDING_HINT))
+@click.option("--model", "model_path", default=None, type=ExistingFile("model file", MODEL_HINT),
+              help="Model the app was built from.")
 @click.option("--port", default=None, help="Serial URL of a board running the app (pyserial URL).")
 @click.option("--board", default=None, help="Emulated or host board: build the app, start it, replay, "
                                              "and compare the events with the host simulation.")
@@ -132,8 +139,8 @@ def replay(data: str, model_path: str | None, port: str | None, board: str | Non
 
 
 @click.command("stream-eval")
-@click.argument("model_path", type=click.Path())
-@click.argument("data", type=click.Path())
+@click.argument("model_path", type=ExistingFile("model file", MODEL_HINT))
+@click.argument("data", type=ExistingFile("recording", RECORDING_HINT))
 @click.option("--json", "as_json", is_flag=True)
 @_policy_options
 def stream_eval(model_path: str, data: str, as_json: bool, **kw: Any) -> None:
@@ -153,7 +160,7 @@ def stream_eval(model_path: str, data: str, as_json: bool, **kw: Any) -> None:
 
 
 @click.command("stream-data")
-@click.argument("out_path", type=click.Path())
+@click.argument("out_path", type=OutputPath())
 @click.option("--classes", type=int, default=5, show_default=True)
 @click.option("--gestures", type=int, default=20, show_default=True)
 @click.option("--channels", type=int, default=6, show_default=True)
@@ -167,7 +174,7 @@ def stream_data(out_path: str, classes: int, gestures: int, channels: int, seed:
 
 
 @click.command("stream-train")
-@click.argument("data", nargs=-1, required=True, type=click.Path())
+@click.argument("data", nargs=-1, required=True, type=ExistingFile("recording", RECORDING_HINT))
 @click.option("-o", "--out", "out_path", required=True, help="Keras model to write (.keras).")
 @click.option("--cell", type=click.Choice(["gru", "lstm", "rnn"]), default="gru", show_default=True)
 @click.option("--units", type=int, default=16, show_default=True)

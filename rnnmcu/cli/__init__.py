@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import keyword
 import logging
 import os
 import re
@@ -171,19 +170,19 @@ def _ensure_folder(folder: str, param: Any, ctx: Any, ptype: click.ParamType) ->
 
 # name -> (module, attribute, one-line help shown by `rnnmcu --help` without importing the module)
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "train": ("rnnmcu.trainer.cli", "train", "Train a recurrent Keras model on a dataset (.npz)."),
-    "data": ("rnnmcu.trainer.cli", "data", "Make and inspect datasets (e.g. `data synth`)."),
-    "compare": ("rnnmcu.compare.cli", "compare",
+    "train": ("rnnmcu.cli.train", "train", "Train a recurrent Keras model on a dataset (.npz)."),
+    "data": ("rnnmcu.cli.train", "data", "Make and inspect datasets (e.g. `data synth`)."),
+    "compare": ("rnnmcu.cli.compare", "compare",
                 "Compare rnnmcu with TensorFlow Lite (LiteRT, TFLM) on a model and data set."),
-    "boards": ("rnnmcu.board_cli", "boards", "List the boards rnnmcu can build for."),
-    "build": ("rnnmcu.board_cli", "build", "Build the firmware for a board with PlatformIO."),
-    "flash": ("rnnmcu.board_cli", "flash", "Flash the firmware to a board."),
-    "doctor": ("rnnmcu.board_cli", "doctor", "Check compilers, emulators and PlatformIO."),
-    "app": ("rnnmcu.stream_cli", "app", "Build the streaming classifier app (sensor in, events out)."),
-    "replay": ("rnnmcu.stream_cli", "replay", "Replay a recording into the streaming app at the sensor rate."),
-    "stream-eval": ("rnnmcu.stream_cli", "stream_eval", "Event-level metrics of the streaming app on a recording."),
-    "stream-data": ("rnnmcu.stream_cli", "stream_data", "Write a long synthetic recording with known gestures."),
-    "stream-train": ("rnnmcu.stream_cli", "stream_train", "Train a model for streaming (state across windows)."),
+    "boards": ("rnnmcu.cli.board", "boards", "List the boards rnnmcu can build for."),
+    "build": ("rnnmcu.cli.board", "build", "Build the firmware for a board with PlatformIO."),
+    "flash": ("rnnmcu.cli.board", "flash", "Flash the firmware to a board."),
+    "doctor": ("rnnmcu.cli.board", "doctor", "Check compilers, emulators and PlatformIO."),
+    "app": ("rnnmcu.cli.stream", "app", "Build the streaming classifier app (sensor in, events out)."),
+    "replay": ("rnnmcu.cli.stream", "replay", "Replay a recording into the streaming app at the sensor rate."),
+    "stream-eval": ("rnnmcu.cli.stream", "stream_eval", "Event-level metrics of the streaming app on a recording."),
+    "stream-data": ("rnnmcu.cli.stream", "stream_data", "Write a long synthetic recording with known gestures."),
+    "stream-train": ("rnnmcu.cli.stream", "stream_train", "Train a model for streaming (state across windows)."),
 }
 
 

@@ -8,7 +8,7 @@ import json
 
 import click
 
-from rnnmcu.cli import CONTEXT_SETTINGS, DataFile, ExistingFile, OutputPath
+from rnnmcu.cli import CONTEXT_SETTINGS, DataFile, ExistingFile, OutputDir, OutputPath
 
 
 @click.command("compare", context_settings=CONTEXT_SETTINGS)
@@ -24,7 +24,7 @@ from rnnmcu.cli import CONTEXT_SETTINGS, DataFile, ExistingFile, OutputPath
               help="Compare on at most N sequences.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True, metavar="S",
               help="Give up a TFLite conversion after S seconds (the row then says so).")
-@click.option("--workdir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+@click.option("--workdir", type=OutputDir(), default=None, metavar="DIR",
               help="Keep the .tflite, its manifest and the conversion log in DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def compare(keras_path: str, data_path: str, calib_path: str | None, plot_path: str | None,
