@@ -52,7 +52,10 @@ def build(n_features: int, n_classes: int, *, cell: str, units: int, batch: int,
     import keras
     from keras import layers as L
 
-    rnn = {"gru": L.GRU, "lstm": L.LSTM, "rnn": L.SimpleRNN}[cell]
+    from rnnmcu import facts
+
+    # the cell's Keras layer, by its rnnmcu train --cell name (the cell table's first Keras class)
+    rnn = getattr(L, next(c.keras[0] for c in facts.CELLS if c.cli == cell and not c.peephole))
     inp = keras.Input(batch_shape=(batch, window, n_features))
     h = L.Normalization(mean=mean, variance=var)(inp)
     h = rnn(units, return_sequences=per_step, stateful=True)(h)

@@ -9,9 +9,12 @@ from typing import Any
 
 import click
 
+from rnnmcu import facts
 from rnnmcu.cli import ExistingFile, OutputDir, OutputPath
 from rnnmcu.errors import CheckFailed
 
+# the cells stream-train builds: Keras' own layers (a stateful peephole cell has no Keras layer)
+STREAM_CELLS = [c.cli for c in facts.CELLS if not c.peephole]
 MODEL_HINT = "convert a Keras model first: rnnmcu convert MODEL.keras --calib DATA.npz -o MODEL.rnnmcu"
 RECORDING_HINT = "write a recording with `rnnmcu stream-data rec.npz`, or pass your own"
 
@@ -176,7 +179,8 @@ def stream_data(out_path: str, classes: int, gestures: int, channels: int, seed:
 @click.command("stream-train")
 @click.argument("data", nargs=-1, required=True, type=ExistingFile("recording", RECORDING_HINT))
 @click.option("-o", "--out", "out_path", required=True, help="Keras model to write (.keras).")
-@click.option("--cell", type=click.Choice(["gru", "lstm", "rnn"]), default="gru", show_default=True)
+@click.option("--cell", type=click.Choice(STREAM_CELLS), default="gru", show_default=True,
+              help="The recurrent cell (the names of rnnmcu train --cell; Keras' own layers only).")
 @click.option("--units", type=int, default=16, show_default=True)
 @click.option("--window", type=int, default=64, show_default=True, help="Steps per training window.")
 @click.option("--epochs", type=int, default=10, show_default=True)
