@@ -216,6 +216,197 @@ def _rec_decl(p: str, l, prec: str, wide: bool = False) -> str:
     return "".join(out)
 
 
+# ---------------------------------------------------------------------------------------------
+# Per-layer emitters (hls4ml's pattern): how each IR layer type appears in the generated C — its
+# constants, its fields in <name>_state_t, its reset, the call that runs it and the scratch it
+# needs.  generate_sources walks the layers and asks each one's emitter; a new layer type is a
+# new emitter registered for its IR classes (float and quantised).
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Emit:
+    """What a layer's emitter needs to know of the whole model."""
+    name: str               # the model's C prefix
+    prec: str               # int8, int16 or float32
+    wide: bool = False      # recurrent weights in the int16 layout (--wide-weights)
+    wide_in: bool = False   # an int8 model whose inputs are 16-bit: its first layer takes them
+    head_from: int | None = None  # an int8 model's 16-bit head: the index of its first layer
+
+    @property
+    def sfx(self) -> str:
+        return SFX[self.prec]
+
+    @property
+    def wsfx(self) -> str:  # the wide layout's step functions: rnnmcu_<cell>_step_w16_<sfx>
+        return "w16_" if self.wide else ""
+
+    def layer_sfx(self, i) -> str:
+        """The kernel suffix of layer i: the head's layers run the int16 kernels."""
+        return "s16" if self.head_from is not None and isinstance(i, int) and i >= self.head_from else self.sfx
+
+    def first(self, i, step: str) -> bool:
+        """Whether layer (or direction) i multiplies the model's 16-bit inputs."""
+        return self.wide_in and str(i) in ("0", "0f", "0b") and step == "step"
+
+
+class LayerEmitter:
+    """The C of one IR layer type.  ``i`` is the layer's index (a direction's: "0f", "0b"), which
+    names its constants (<name>_l<i>) and state fields (s->l<i>_h)."""
+
+    def consts(self, e: Emit, i, l) -> str:
+        return ""
+
+    def state(self, e: Emit, i, l) -> list[str]:
+        return []
+
+    def reset(self, e: Emit, i, l) -> list[str]:
+        return []
+
+    def scratch(self, e: Emit, l) -> int:
+        return 0
+
+    def call(self, e: Emit, i, l, src: str, dst: str, step: str = "step") -> str:
+        raise ir.IRError(f"no C call for layer {l!r}")
+
+
+EMITTERS: dict[type, LayerEmitter] = {}
+
+
+def register(*types: type):
+    """Class decorator: the emitter of these IR layer classes."""
+    def deco(cls: type[LayerEmitter]) -> type[LayerEmitter]:
+        for t in types:
+            EMITTERS[t] = cls()
+        return cls
+    return deco
+
+
+def emitter_of(l) -> LayerEmitter:
+    for t in type(l).__mro__:
+        if t in EMITTERS:
+            return EMITTERS[t]
+    raise ir.IRError(f"no C emitter for layer {type(l).__name__}")
+
+
+@register(QRecurrent, ir.Recurrent)
+class RecurrentEmitter(LayerEmitter):
+    def consts(self, e, i, l):
+        return _rec_decl(f"{e.name}_l{i}", l, e.prec, e.wide)
+
+    def state(self, e, i, l):
+        out = [f"    {CTYPE[e.prec]} l{i}_h[{l.units}];\n"]
+        if _has_c(l):
+            out.append(f"    {'float' if e.prec == 'float32' else 'int16_t'} l{i}_c[{l.units}];\n")
+        return out
+
+    def reset(self, e, i, l):
+        return [f"    memset(s->l{i}_h, 0, sizeof s->l{i}_h);\n"] + \
+            ([f"    memset(s->l{i}_c, 0, sizeof s->l{i}_c);\n"] if _has_c(l) else [])
+
+    def scratch(self, e, l):
+        return scratch_words(l, e.prec)
+
+    def call(self, e, i, l, src, dst, step="step"):
+        """A recurrent layer's ``step`` function is step, or step_px (its input is the requantised
+        W x in ``src``); with 16-bit inputs the first layer's is step_x16."""
+        cc = f"s->l{i}_c" if _has_c(l) else "0"
+        fn = "step_x16" if e.first(i, step) else step
+        return f"rnnmcu_{_step_fn(l, e.prec)}_{fn}_{e.wsfx}{e.sfx}(&{e.name}_l{i}, {src}, s->l{i}_h, {cc}, s->scratch);"
+
+
+@register(QBidirectional, ir.Bidirectional)
+class BidirectionalEmitter(LayerEmitter):
+    """Its two directions are recurrent layers "<i>f" and "<i>b"; the window code runs them and
+    merges their outputs (rnnmcu_merge_<sfx>, a copy for concat)."""
+
+    def consts(self, e, i, l):
+        out = "".join(EMITTERS[type(d)].consts(e, s, d) for s, d in _directions(i, l))
+        if isinstance(l, QBidirectional) and l.merge_mode != "concat":
+            out += (f"static const rnnmcu_merge_q_t {e.name}_l{i}_merge = {{ {MERGE_ENUM[l.merge_mode]}, "
+                    f"{l.units}, {l.m}, {l.sh} }};\n\n")
+        return out
+
+    def state(self, e, i, l):
+        return [f for s, d in _directions(i, l) for f in EMITTERS[type(d)].state(e, s, d)]
+
+    def reset(self, e, i, l):
+        return [f for s, d in _directions(i, l) for f in EMITTERS[type(d)].reset(e, s, d)]
+
+    def scratch(self, e, l):
+        return max(scratch_words(d, e.prec) for _, d in _directions(0, l))
+
+
+@register(QDense)
+class DenseEmitter(LayerEmitter):
+    def consts(self, e, i, l):
+        p = f"{e.name}_l{i}"
+        out = [c_array("int8_t", f"{p}_w", layout.pack(l.w), aligned=True)]
+        for arr, ct in (("m", "int32_t"), ("sh", "int8_t"), ("b", "int32_t"), ("tab", "int16_t")):
+            out.append(c_array(ct, f"{p}_{arr}", getattr(l, arr)))
+        out.append(f"static const rnnmcu_dense_q_t {p} = {{ {l.w.shape[1]}, {l.w.shape[0]}, {l.k}, "
+                   f"{p}_w, {p}_m, {p}_sh, {p}_b, {p}_tab }};\n\n")
+        return "".join(out)
+
+    def scratch(self, e, l):
+        return _out_dim(l)
+
+    def call(self, e, i, l, src, dst, step="step"):
+        p = f"&{e.name}_l{i}"
+        if e.first(i, step):  # the int16 product of the 16-bit inputs, narrowed to int8
+            return (f"rnnmcu_dense_s16({p}, {src}, s->wide, s->scratch);\n"
+                    f"    rnnmcu_narrow_s16_s8(s->wide, {_out_dim(l)}, {dst});")
+        return f"rnnmcu_dense_{e.layer_sfx(i)}({p}, {src}, {dst}, s->scratch);"
+
+
+@register(ir.Dense)
+class FloatDenseEmitter(LayerEmitter):
+    def consts(self, e, i, l):
+        p = f"{e.name}_l{i}"
+        return (c_array("float", f"{p}_w", l.W) + c_array("float", f"{p}_b", l.b)
+                + f"static const rnnmcu_dense_f32_t {p} = {{ {l.input_dim}, {l.output_dim}, "
+                  f"{act_enum(l.activation)}, {p}_w, {p}_b }};\n\n")
+
+    def scratch(self, e, l):
+        return _out_dim(l)
+
+    def call(self, e, i, l, src, dst, step="step"):
+        return f"rnnmcu_dense_{e.sfx}(&{e.name}_l{i}, {src}, {dst});"
+
+
+@register(QActivation)
+class ActivationEmitter(LayerEmitter):
+    def consts(self, e, i, l):
+        p = f"{e.name}_l{i}"
+        return (c_array("int16_t", f"{p}_tab", l.tab)
+                + f"static const rnnmcu_act_q_t {p} = {{ {l.dim}, {l.kin}, {l.k}, {p}_tab }};\n\n")
+
+    def call(self, e, i, l, src, dst, step="step"):
+        return f"rnnmcu_activation_{e.layer_sfx(i)}(&{e.name}_l{i}, {src}, {dst});"
+
+
+@register(ir.Activation)
+class FloatActivationEmitter(LayerEmitter):
+    def call(self, e, i, l, src, dst, step="step"):
+        return f"rnnmcu_activation_f32({act_enum(l.activation)}, {l.dim}, {src}, {dst});"
+
+
+@register(QSoftmax)
+class SoftmaxEmitter(LayerEmitter):
+    def consts(self, e, i, l):
+        p = f"{e.name}_l{i}"
+        return (c_array("int16_t", f"{p}_tab", l.tab)
+                + f"static const rnnmcu_softmax_q_t {p} = {{ {l.dim}, {l.kin}, {l.qo}, {p}_tab }};\n\n")
+
+    def call(self, e, i, l, src, dst, step="step"):
+        return f"rnnmcu_softmax_{e.layer_sfx(i)}(&{e.name}_l{i}, {src}, {dst});"
+
+
+@register(ir.Softmax)
+class FloatSoftmaxEmitter(LayerEmitter):
+    def call(self, e, i, l, src, dst, step="step"):
+        return f"rnnmcu_softmax_f32({l.dim}, {src}, {dst});"
+
+
 def projection_rows(model: ir.Model, q: QModel) -> int:
     """G*units of the layer whose input projections run() can compute for a block of steps at once
     (rnnmcu build --input-projections): the first layer of a model that steps, when it is a tiled
@@ -294,12 +485,8 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     head_w = max([head_in] + [_out_dim(layers[i]) for i in head])
     maxw = max([F] + [_out_dim(l) for l in layers])
     last_rec = max(i for i, l in enumerate(layers) if _is_rec(l) or _is_bi(l))
-    scratch = 0
-    for l in layers:
-        for _, d in _directions(0, l):
-            scratch = max(scratch, scratch_words(d, prec))
-        if isinstance(l, (QDense, ir.Dense)):
-            scratch = max(scratch, _out_dim(l))
+    e = Emit(name=name, prec=prec, wide=wide, wide_in=wide_in, head_from=head_from)
+    scratch = max(emitter_of(l).scratch(e, l) for l in layers)
 
     banner = (f"/* Generated by rnnmcu {rnnmcu.__version__} — do not edit.\n"
               f" * model: {name}   precision: {prec}   hash: {q.hash}\n"
@@ -329,10 +516,7 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
          f"typedef {TI_} {name}_input_t; /* the model's inputs, from {name}_quantize_input() */\n\n",
          "typedef struct {\n"]
     for i, l in enumerate(layers):
-        for sfx_, d in _directions(i, l):
-            h.append(f"    {TB_} l{sfx_}_h[{d.units}];\n")
-            if _has_c(d):
-                h.append(f"    {'float' if prec == 'float32' else 'int16_t'} l{sfx_}_c[{d.units}];\n")
+        h += emitter_of(l).state(e, i, l)
     if prec == "int8":
         # where the runtime widens int8 products to int16 (Xtensa: rnnmcu_kernels.h, RNNMCU_S8_VIA_S16),
         # the widened vector follows a step's own scratch words
@@ -371,70 +555,19 @@ def generate_sources(model: ir.Model, q: QModel, *, max_steps: int | None = None
     # ---------------- source ----------------
     c = [banner, f'#include <string.h>\n#include <math.h>\n\n#include "{name}_model.h"\n#include "rnnmcu_kernels.h"\n\n']
     for i, l in enumerate(layers):
-        p = f"{name}_l{i}"
-        for sfx_, d in _directions(i, l):
-            c.append(_rec_decl(f"{name}_l{sfx_}", d, prec, wide))
-        if isinstance(l, QBidirectional) and l.merge_mode != "concat":
-            c.append(f"static const rnnmcu_merge_q_t {p}_merge = {{ {MERGE_ENUM[l.merge_mode]}, {l.units}, "
-                     f"{l.m}, {l.sh} }};\n\n")
-        elif isinstance(l, ir.Dense):
-            c.append(c_array("float", f"{p}_w", l.W))
-            c.append(c_array("float", f"{p}_b", l.b))
-            c.append(f"static const rnnmcu_dense_f32_t {p} = {{ {l.input_dim}, {l.output_dim}, "
-                     f"{act_enum(l.activation)}, {p}_w, {p}_b }};\n\n")
-        elif isinstance(l, QDense):
-            c.append(c_array("int8_t", f"{p}_w", layout.pack(l.w), aligned=True))
-            for arr, ct in (("m", "int32_t"), ("sh", "int8_t"), ("b", "int32_t"), ("tab", "int16_t")):
-                c.append(c_array(ct, f"{p}_{arr}", getattr(l, arr)))
-            c.append(f"static const rnnmcu_dense_q_t {p} = {{ {l.w.shape[1]}, {l.w.shape[0]}, {l.k}, "
-                     f"{p}_w, {p}_m, {p}_sh, {p}_b, {p}_tab }};\n\n")
-        elif isinstance(l, QActivation):
-            c.append(c_array("int16_t", f"{p}_tab", l.tab))
-            c.append(f"static const rnnmcu_act_q_t {p} = {{ {l.dim}, {l.kin}, {l.k}, {p}_tab }};\n\n")
-        elif isinstance(l, QSoftmax):
-            c.append(c_array("int16_t", f"{p}_tab", l.tab))
-            c.append(f"static const rnnmcu_softmax_q_t {p} = {{ {l.dim}, {l.kin}, {l.qo}, {p}_tab }};\n\n")
+        c.append(emitter_of(l).consts(e, i, l))
     c.append(c_array("float", f"{name}_in_mean", q.in_mean))
     c.append(c_array("float", f"{name}_in_inv", q.in_inv))
     if model.mask_value is not None:
         c.append(c_array("float", f"{name}_mask", model.mask_value))
 
     def call(i, l, src: str, dst: str, step: str = "step") -> str:
-        """The call of layer i; a recurrent layer's ``step`` function is step, or step_px (its
-        input is the requantised W x in ``src``).  With 16-bit inputs the first layer (i 0, 0f,
-        0b) multiplies them in the int16 kernel: a recurrent layer's step_x16, a Dense layer's
-        int16 form whose output is narrowed to int8."""
-        p = f"&{name}_l{i}"
-        wide_first = wide_in and str(i) in ("0", "0f", "0b") and step == "step"
-        if _is_rec(l):
-            cc = f"s->l{i}_c" if _has_c(l) else "0"
-            fn = "step_x16" if wide_first else step
-            return f"rnnmcu_{_step_fn(l, prec)}_{fn}_{wsfx}{sfx}({p}, {src}, s->l{i}_h, {cc}, s->scratch);"
-        if isinstance(l, QDense) and wide_first:
-            return (f"rnnmcu_dense_s16({p}, {src}, s->wide, s->scratch);\n"
-                    f"    rnnmcu_narrow_s16_s8(s->wide, {_out_dim(l)}, {dst});")
-        lsfx = "s16" if head_from is not None and isinstance(i, int) and i >= head_from else sfx
-        if isinstance(l, QDense):
-            return f"rnnmcu_dense_{lsfx}({p}, {src}, {dst}, s->scratch);"
-        if isinstance(l, ir.Dense):
-            return f"rnnmcu_dense_{sfx}({p}, {src}, {dst});"
-        if isinstance(l, QActivation):
-            return f"rnnmcu_activation_{lsfx}({p}, {src}, {dst});"
-        if isinstance(l, ir.Activation):
-            return f"rnnmcu_activation_f32({act_enum(l.activation)}, {l.dim}, {src}, {dst});"
-        if isinstance(l, QSoftmax):
-            return f"rnnmcu_softmax_{lsfx}({p}, {src}, {dst});"
-        if isinstance(l, ir.Softmax):
-            return f"rnnmcu_softmax_f32({l.dim}, {src}, {dst});"
-        raise ir.IRError(f"no C for layer {l!r}")
+        return emitter_of(l).call(e, i, l, src, dst, step)
 
     # reset
     c.append(f"void {name}_reset({name}_state_t *s)\n{{\n")
     for i, l in enumerate(layers):
-        for sfx_, d in _directions(i, l):
-            c.append(f"    memset(s->l{sfx_}_h, 0, sizeof s->l{sfx_}_h);\n")
-            if _has_c(d):
-                c.append(f"    memset(s->l{sfx_}_c, 0, sizeof s->l{sfx_}_c);\n")
+        c += emitter_of(l).reset(e, i, l)
     c.append("}\n\n")
 
     if not window:
