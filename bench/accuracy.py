@@ -96,7 +96,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from rnnmcu import api
-    from rnnmcu.trainer.train import train
+    from rnnmcu.api import train
 
     work = args.workdir or tempfile.mkdtemp(prefix="rnnmcu-bench-acc-")
     os.makedirs(work, exist_ok=True)

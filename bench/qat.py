@@ -27,7 +27,7 @@ def run_case(work: str, train_npz: str, test_npz: str, cell: str, units: int, se
              qat_epochs: int, epochs: int) -> dict:
     from rnnmcu import api
     from rnnmcu.trainer.spec import ModelSpec
-    from rnnmcu.trainer.train import train
+    from rnnmcu.api import train
 
     tag = f"{cell}{units}-s{seed}-{mode}"
     keras_path = os.path.join(work, f"{tag}.keras")

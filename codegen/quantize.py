@@ -467,3 +467,26 @@ def _q_dense(layer: ir.Dense, stats: float_ref.Stats, tag: str, s_x, precision: 
     return QDense(w=Wq, m=m, sh=sh, b=_bias(layer.b, np.full(len(s_w), s_pre)),
                   tab=make_table(activations.get(layer.activation), s_pre, s_y / 2 ** k), k=k,
                   s_x=float(np.max(s_x)), s_pre=s_pre, s_y=s_y)
+
+
+def int8_scales(model: ir.Model, x: np.ndarray, lengths: np.ndarray | None) -> dict:
+    """The int8 scales ``rnnmcu convert`` chooses for ``model`` calibrated on ``x`` (full sequence
+    lengths when ``lengths`` is None), as plain data for quantisation-aware training
+    (``rnnmcu.trainer.qat`` simulates them): ``s_in`` per input channel and ``in_bits`` (16 for
+    16-bit inputs); by layer name, ``s_h`` of each recurrent pass ("<name>/forward" and
+    "<name>/backward" for a Bidirectional layer), and ``s_out`` and ``out_bits`` (16 in the
+    16-bit head) of each Dense layer, whose output is its pre-activation."""
+    q = quantize(model, np.asarray(x, dtype=np.float32), lengths, "int8")
+    out: dict = {"s_in": np.asarray(q.s_in, dtype=np.float64), "in_bits": int(q.input_bits),
+                 "s_h": {}, "s_out": {}, "out_bits": {}}
+    head_from = q.head_from()
+    for i, (layer, ql) in enumerate(zip(model.layers, q.layers)):
+        if isinstance(ql, QRecurrent):
+            out["s_h"][layer.name] = ql.s_h
+        elif isinstance(ql, QBidirectional):
+            out["s_h"][f"{layer.name}/forward"] = ql.forward.s_h
+            out["s_h"][f"{layer.name}/backward"] = ql.backward.s_h
+        elif isinstance(ql, QDense) and isinstance(layer, ir.Dense):
+            out["s_out"][layer.name] = ql.s_y
+            out["out_bits"][layer.name] = 16 if head_from is not None and i >= head_from else 8
+    return out

@@ -70,6 +70,16 @@ def convert(keras_path: str, calib_path: str | None, precision: str, out_path: s
             **footprint.summary(model, precision)}
 
 
+def train(data_path: str, out_path: str, spec, **kw: Any) -> dict[str, Any]:
+    """``rnnmcu train``: :func:`rnnmcu.trainer.train.train` with the code generator's int8 scales
+    for a quantisation-aware fine-tune (``spec.qat``), so that QAT simulates exactly what
+    ``convert`` will choose (the trainer does not import the generator itself)."""
+    from rnnmcu.codegen.quantize import int8_scales
+    from rnnmcu.trainer.train import train as run
+
+    return run(data_path, out_path, spec, qat_scales=int8_scales, **kw)
+
+
 def choose_precision(model, x: np.ndarray, lengths: np.ndarray | None, min_agreement: float) -> tuple[str, dict]:
     """The cheapest precision (AUTO_ORDER) whose outputs agree with float on a held-out part of the
     calibration data (every AUTO_HELD_OUT-th sequence; the rest calibrates), with what each one

@@ -34,7 +34,7 @@ def test_wrapper_tracks_integer_reference_and_saved_model_is_plain(small, tmp_pa
     from rnnmcu.data import load_npz
     from rnnmcu.trainer import qat
     from rnnmcu.trainer.keras_import import import_model, load_keras_object
-    from rnnmcu.trainer.train import train
+    from rnnmcu.api import train
 
     out = str(tmp_path / "q.keras")
     m = train(str(small / "train.npz"), out, ModelSpec(units=6, epochs=2, batch_size=16, qat=True, qat_epochs=2,
@@ -46,7 +46,7 @@ def test_wrapper_tracks_integer_reference_and_saved_model_is_plain(small, tmp_pa
     assert not any(k.startswith("QAT") or k in ("InputQuant", "BiMerge") for k in kinds), kinds
     ds = load_npz(str(small / "train.npz"))
     model = import_model(saved)
-    scales = qat.calibrate(saved, ds.x, None)
+    scales = qat.calibrate(saved, ds.x, None, quantize.int8_scales)
     wrapper = qat.build_qat_model(saved, scales)
     y_sim = wrapper.predict(ds.x_test, verbose=0)
     y_float = float_ref.forward(model, ds.x_test)
@@ -83,7 +83,7 @@ def test_fake_quant_rows_matches_codegen():
 def test_qat_shrinks_the_int8_accuracy_gap(tmp_path):
     from rnnmcu import api
     from rnnmcu.trainer.synth import write_synth
-    from rnnmcu.trainer.train import train
+    from rnnmcu.api import train
 
     t0 = time.monotonic()
     write_synth(str(tmp_path / "train.npz"), per_class=80, seed=1, hard=True)
@@ -126,7 +126,7 @@ def test_gru_state_is_simulated_at_its_deployed_width():
     q = quantize.quantize(model, x, None, "int8")
     assert q.layers[0].state16
     y_int = qref.predict(model, q, x)[0]
-    scales = qat.calibrate(km, x, None)
+    scales = qat.calibrate(km, x, None, quantize.int8_scales)
     y_sim = np.asarray(qat.build_qat_model(km, scales)(x))[0]
     float_end = float(np.tanh(0.6)) * (1 - (1 / (1 + np.exp(-4.0))) ** T)
     np.testing.assert_allclose(y_int, float_end, atol=2 * q.layers[0].s_h)

@@ -21,8 +21,8 @@ Rounding uses the straight-through estimator: the forward pass sees ``w + stop_g
 errors): gate pre-activations and gate values, the LSTM cell state, the activation tables'
 interpolation, peephole weights.
 
-The scales are codegen's own (:func:`calibrate` quantises the current weights with
-``rnnmcu.codegen.quantize``), recalibrated at the start of every fine-tune epoch over the training
+The scales are codegen's own (:func:`calibrate` asks the ``scales_of`` it is given, which
+``rnnmcu.api.train`` makes ``rnnmcu.codegen.quantize.int8_scales``), recalibrated at the start of every fine-tune epoch over the training
 sequences, as ``rnnmcu convert`` will calibrate.
 
 The wrapper is built for the fine-tune only and shares its variables with the original model:
@@ -33,7 +33,7 @@ with the lowest *simulated int8* validation loss over the fine-tune epochs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -59,30 +59,20 @@ class Scales:
     out_bits: dict[str, int] = field(default_factory=dict)  # per Dense: 16 in an int8 model's 16-bit head
 
 
-def calibrate(model: Any, x: np.ndarray, lengths: np.ndarray | None) -> Scales:
+# what computes the scales: rnnmcu.codegen.quantize.int8_scales, passed in by the caller
+# (rnnmcu.api.train), so that the trainer does not import the code generator
+ScalesOf = Callable[[Any, np.ndarray, "np.ndarray | None"], dict]
+
+
+def calibrate(model: Any, x: np.ndarray, lengths: np.ndarray | None, scales_of: ScalesOf) -> Scales:
     """The int8 scales ``rnnmcu convert`` would choose for the current weights: import the Keras
-    model to the IR and quantise it with codegen's own quantiser (calibrated on ``x`` over the full
-    sequence lengths), then read the scales off the quantised layers."""
-    from rnnmcu import ir
-    from rnnmcu.codegen import quantize
-    from rnnmcu.codegen.qmodel import QBidirectional, QDense, QRecurrent
+    model to the IR and ask ``scales_of`` (codegen's own quantiser: ``int8_scales``, calibrated
+    on ``x`` over the full sequence lengths)."""
     from rnnmcu.trainer.keras_import import import_model
 
-    m = import_model(model, name="qat")
-    q = quantize.quantize(m, np.asarray(x, dtype=np.float32), lengths, "int8")
-    scales = Scales(s_in=np.asarray(q.s_in, dtype=np.float64), in_bits=q.input_bits)
-    head_from = q.head_from()
-    for i, (layer, ql) in enumerate(zip(m.layers, q.layers)):
-        if isinstance(ql, QRecurrent):
-            scales.s_h[layer.name] = ql.s_h
-        elif isinstance(ql, QBidirectional):
-            scales.s_h[f"{layer.name}/forward"] = ql.forward.s_h
-            scales.s_h[f"{layer.name}/backward"] = ql.backward.s_h
-        elif isinstance(ql, QDense) and isinstance(layer, ir.Dense):
-            # a linear Dense's output is its pre-activation (for the softmax classifier, the logits)
-            scales.s_out[layer.name] = ql.s_y
-            scales.out_bits[layer.name] = 16 if head_from is not None and i >= head_from else 8
-    return scales
+    d = scales_of(import_model(model, name="qat"), np.asarray(x, dtype=np.float32), lengths)
+    return Scales(s_in=np.asarray(d["s_in"], dtype=np.float64), s_h=dict(d["s_h"]), s_out=dict(d["s_out"]),
+                  in_bits=int(d["in_bits"]), out_bits=dict(d["out_bits"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,7 +370,8 @@ def assign_scales(qat_model: Any, scales: Scales) -> None:
 def fine_tune(model: Any, x_tr: np.ndarray, y_tr: np.ndarray, l_tr: np.ndarray | None,
               x_va: np.ndarray, y_va: np.ndarray, l_va: np.ndarray | None = None, *,
               by_length: bool = False, epochs: int, lr: float, batch_size: int,
-              clipnorm: float = 0.0, class_weight: dict | None = None, progress_cb: Any = None) -> dict[str, Any]:
+              clipnorm: float = 0.0, class_weight: dict | None = None, progress_cb: Any = None,
+              scales_of: ScalesOf) -> dict[str, Any]:
     """Fine-tune ``model`` in place with int8 rounding simulated (``by_length``: variable-length
     data, masked by ``l_tr``/``l_va``).  Returns the fine-tune's history, the epochs run, the best
     epoch and the scales of the kept weights."""
@@ -391,7 +382,7 @@ def fine_tune(model: Any, x_tr: np.ndarray, y_tr: np.ndarray, l_tr: np.ndarray |
     def inputs(xx: np.ndarray, ll: np.ndarray | None) -> Any:
         return [xx, valid_mask(xx, ll)] if by_length else xx
 
-    scales = calibrate(model, x_tr, l_tr)
+    scales = calibrate(model, x_tr, l_tr, scales_of)
     qm = build_qat_model(model, scales, by_length)
     opt_kw: dict[str, Any] = {"learning_rate": lr}
     if clipnorm > 0:
@@ -402,7 +393,7 @@ def fine_tune(model: Any, x_tr: np.ndarray, y_tr: np.ndarray, l_tr: np.ndarray |
     class Recalibrate(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             if epoch:
-                assign_scales(qm, calibrate(model, x_tr, l_tr))
+                assign_scales(qm, calibrate(model, x_tr, l_tr, scales_of))
 
     def sim_accuracy() -> float:
         return float(np.mean(np.argmax(qm.predict(inputs(x_va, l_va), batch_size=256, verbose=0), 1) == y_va))
@@ -416,7 +407,7 @@ def fine_tune(model: Any, x_tr: np.ndarray, y_tr: np.ndarray, l_tr: np.ndarray |
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     val_loss = history.get("val_loss", [])
     # the kept weights (restored best) and their own scales
-    final = calibrate(model, x_tr, l_tr)
+    final = calibrate(model, x_tr, l_tr, scales_of)
     assign_scales(qm, final)
     return {"epochs_run": len(history.get("loss", [])),
             "best_epoch": int(np.argmin(val_loss)) + 1 if val_loss else 0,

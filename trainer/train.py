@@ -142,24 +142,31 @@ def _check_out_path(out_path: str) -> None:
 
 def train(data_path: str, out_path: str, spec: ModelSpec, report_dir: str | None = None,
           progress: bool = True, *, variable_length: bool = False, window: int | None = None,
-          hop: int | None = None, label_mode: str = "majority", test_fraction: float = 0.0) -> dict[str, Any]:
+          hop: int | None = None, label_mode: str = "majority", test_fraction: float = 0.0,
+          qat_scales: Any = None) -> dict[str, Any]:
     """Train a classifier on ``data_path`` and save it to ``out_path`` (``.keras``).
 
     ``variable_length`` lets a long-form CSV hold sequences of different lengths (padded);
     ``window``/``hop``/``label_mode``/``test_fraction`` window a CSV stream instead.
+    ``qat_scales``: what computes the int8 scales a ``spec.qat`` fine-tune simulates
+    (``rnnmcu.codegen.quantize.int8_scales``; :func:`rnnmcu.api.train` passes it).
     Returns the metrics dict (also written to ``report_dir/metrics.json`` when given)."""
     _check_out_path(out_path)
     from rnnmcu.trainer.models import check_cell
     check_cell(spec.cell)  # the 'not available yet' InputError before loading data or TensorFlow
     ds = datasets.load(data_path, variable_length=variable_length, window=window, hop=hop,
                        label_mode=label_mode, test_fraction=test_fraction)
-    return train_dataset(ds, out_path, spec, report_dir=report_dir, progress=progress, source=str(data_path))
+    return train_dataset(ds, out_path, spec, report_dir=report_dir, progress=progress, source=str(data_path),
+                         qat_scales=qat_scales)
 
 
 def train_dataset(ds, out_path: str, spec: ModelSpec, report_dir: str | None = None, progress: bool = True,
-                  source: str = "dataset") -> dict[str, Any]:
+                  source: str = "dataset", qat_scales: Any = None) -> dict[str, Any]:
     """:func:`train` on an already loaded :class:`rnnmcu.data.Dataset`."""
     _check_out_path(out_path)
+    if spec.qat and qat_scales is None:
+        raise ValueError("a quantisation-aware fine-tune needs qat_scales (rnnmcu.codegen.quantize.int8_scales): "
+                         "train through rnnmcu.api.train, which passes it")
     datasets.validate(ds, source=source)
     from rnnmcu.trainer.models import build_model, compile_for_training, length_masked
 
@@ -211,7 +218,8 @@ def train_dataset(ds, out_path: str, spec: ModelSpec, report_dir: str | None = N
             qat_info = fine_tune(model, x_tr, y_tr, l_tr, x_va, y_va, l_va, by_length=by_length,
                                  epochs=spec.qat_epochs, lr=spec.qat_learning_rate,
                                  batch_size=spec.batch_size, clipnorm=spec.clipnorm, class_weight=cw,
-                                 progress_cb=_progress_callback(spec.qat_epochs, progress, "int8 fine-tune"))
+                                 progress_cb=_progress_callback(spec.qat_epochs, progress, "int8 fine-tune"),
+                                 scales_of=qat_scales)
             qat_info["float_val_accuracy_before"] = float_val
         if ds.x_test is not None:
             x_ev, l_ev, y_ev, split = (ds.x_test.astype(np.float32), ds.lengths_test,

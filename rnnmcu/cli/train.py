@@ -74,7 +74,7 @@ def train(data_path: str, out_path: str, spec_file: str | None, report_dir: str 
       rnnmcu train stream.csv -o model.keras --window 64 --hop 16 --test-fraction 0.2
     """
     from rnnmcu.trainer.spec import build_spec
-    from rnnmcu.trainer.train import train as run
+    from rnnmcu.api import train as run
 
     spec = build_spec(spec_file, **flags)
     metrics = run(data_path, out_path, spec, report_dir=report_dir, progress=not quiet,
