@@ -35,11 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from rnnmcu import emulator, platformio  # noqa: E402
+from rnnmcu import platformio, target  # noqa: E402
 from rnnmcu.boards.loader import load_board  # noqa: E402
 from rnnmcu.codegen import emit, quantize  # noqa: E402
-from rnnmcu.hil.device import Device  # noqa: E402
-from rnnmcu.hil.transport import open_transport  # noqa: E402
 
 from step_cost import F, models  # noqa: E402
 
@@ -142,11 +140,11 @@ def fold_aliases(frames: dict[str, int | None], calls: dict[str, set[str]],
     changed = True
     while changed:
         changed = False
-        for target in {t for ts in calls.values() for t in ts} - frames.keys():
-            plain = target.rsplit(":", 1)[-1]
+        for callee in {t for ts in calls.values() for t in ts} - frames.keys():
+            plain = callee.rsplit(":", 1)[-1]
             if plain in syms and syms[plain][2] in ("T", "t") and syms[plain][0] in body:
-                frames[target] = frames[body[syms[plain][0]]]
-                calls[target] = set(calls.get(body[syms[plain][0]], ()))
+                frames[callee] = frames[body[syms[plain][0]]]
+                calls[callee] = set(calls.get(body[syms[plain][0]], ()))
                 changed = True
 
 
@@ -216,22 +214,14 @@ def measure(board: str, name: str, model, precision: str, work: Path, wide: bool
     lo, top = syms["__stack_limit"][0], syms["__stack_top"][0]
     stack_reserved = top - lo
     mon_path = str(work / "monitor.sock")
-    flags = list(emulator.QEMU_FLAGS)
-    flags[flags.index("-monitor") + 1] = f"unix:{mon_path},server=on,wait=off"
-    saved, emulator.QEMU_FLAGS = emulator.QEMU_FLAGS, tuple(flags)
-    try:
-        with emulator.Emulator(b, res.firmware_path) as emu:
-            with Device(open_transport(emu.url)) as dev:
-                info = dev.sync()
-                xs = rng.integers(-60, 60, (8, F)).astype(info.in_dtype)
-                if not info.window_only:
-                    dev.step(xs[0])
-                dev.run(xs)
-                dev.bench(xs[0], 4 if not info.window_only else min(4, info.max_steps))
-                mon = Monitor(mon_path)
-                words = mon.words(lo, stack_reserved // 4)
-    finally:
-        emulator.QEMU_FLAGS = saved
+    with target.running(b, res, monitor=mon_path) as url, target.connect(url) as dev:
+        info = dev.sync()
+        xs = rng.integers(-60, 60, (8, F)).astype(info.in_dtype)
+        if not info.window_only:
+            dev.step(xs[0])
+        dev.run(xs)
+        dev.bench(xs[0], 4 if not info.window_only else min(4, info.max_steps))
+        words = Monitor(mon_path).words(lo, stack_reserved // 4)
     used_from = next((i for i, w in enumerate(words) if w != PAINT), len(words))
     stack_hwm = stack_reserved - 4 * used_from
     static_ram = res.ram_bytes - stack_reserved

@@ -51,7 +51,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def emulator_command(board: Board, firmware: Path, port: int) -> list[str]:
+def emulator_command(board: Board, firmware: Path, port: int, monitor: str | None = None) -> list[str]:
+    """QEMU's command line for ``board`` running ``firmware``, its UART on TCP ``port``;
+    ``monitor``: a Unix socket path for QEMU's monitor (to read memory), else none."""
     if board.emulator is None:
         raise InputError(f"board {board.name!r} is not emulated",
                          "flash it with `rnnmcu flash --board ... --port ...`, or pick an "
@@ -65,15 +67,19 @@ def emulator_command(board: Board, firmware: Path, port: int) -> list[str]:
             f"sudo apt-get install {board.emulator.package}")
     argv[0] = exe
     chardev = f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=on,nodelay=on"
-    return argv + list(QEMU_FLAGS) + ["-chardev", chardev, "-serial", "chardev:s0"]
+    flags = list(QEMU_FLAGS)
+    if monitor is not None:
+        flags[flags.index("-monitor") + 1] = f"unix:{monitor},server=on,wait=off"
+    return argv + flags + ["-chardev", chardev, "-serial", "chardev:s0"]
 
 
 class Emulator:
     """One QEMU process.  Use as a context manager, or call start() and stop() yourself."""
 
     def __init__(self, board: Board, firmware: str | os.PathLike[str], *,
-                 start_timeout: float = 10.0) -> None:
+                 start_timeout: float = 10.0, monitor: str | None = None) -> None:
         self.board = board
+        self.monitor = monitor
         self.firmware = Path(firmware)
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
@@ -108,7 +114,7 @@ class Emulator:
         last = ""
         for _ in range(PORT_RETRIES):
             self.port = free_port()
-            argv = emulator_command(self.board, self.firmware.resolve(), self.port)
+            argv = emulator_command(self.board, self.firmware.resolve(), self.port, self.monitor)
             self._log = tempfile.NamedTemporaryFile(prefix="rnnmcu-qemu-", suffix=".log")
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                          stderr=subprocess.STDOUT, start_new_session=True,
@@ -182,10 +188,11 @@ class Emulator:
 
 @contextlib.contextmanager
 def launch(board: Board, firmware_path: str | os.PathLike[str], *,
-           start_timeout: float = 10.0) -> Iterator[str]:
+           start_timeout: float = 10.0, monitor: str | None = None) -> Iterator[str]:
     """Start QEMU for ``board`` running ``firmware_path``; yield the serial URL
-    (``socket://127.0.0.1:P``) for rnnmcu.hil.open_transport.  QEMU is killed on exit."""
-    emu = Emulator(board, firmware_path, start_timeout=start_timeout)
+    (``socket://127.0.0.1:P``) for rnnmcu.hil.open_transport.  ``monitor``: QEMU's monitor on
+    that Unix socket path (to read the device's memory).  QEMU is killed on exit."""
+    emu = Emulator(board, firmware_path, start_timeout=start_timeout, monitor=monitor)
     try:
         yield emu.start()
     except Exception as exc:

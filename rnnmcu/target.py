@@ -42,15 +42,19 @@ def build(board: Board | str, gen_dir: PathLike, work_dir: PathLike, *, project:
 
 
 @contextlib.contextmanager
-def running(board: Board | str, firmware: platformio.BuildResult | PathLike) -> Iterator[str]:
+def running(board: Board | str, firmware: platformio.BuildResult | PathLike, *,
+            monitor: str | None = None) -> Iterator[str]:
     """Start a built firmware (a BuildResult, or the firmware file): the host board as a process
-    (its ``spawn:`` URL), an emulated board under QEMU (its UART's socket URL); stopped on exit."""
+    (its ``spawn:`` URL), an emulated board under QEMU (its UART's socket URL; ``monitor``: QEMU's
+    monitor on that Unix socket path, to read the device's memory); stopped on exit."""
     b = _board(board)
     path = firmware.firmware_path if isinstance(firmware, platformio.BuildResult) else Path(firmware)
     if b.kind == "host":
+        if monitor is not None:
+            raise InputError(f"{b.name} runs as a host process: it has no QEMU monitor", "use an emulated board")
         yield f"spawn:{path}"
     elif b.kind == "emulated":
-        with emulator.launch(b, path) as url:
+        with emulator.launch(b, path, monitor=monitor) as url:
             yield url
     else:
         raise InputError(f"{b.name} is a real board: rnnmcu cannot start it",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rnnmcu import emulator, platformio
+from rnnmcu import emulator, platformio, target
 from rnnmcu.cli import board as board_cli
 from rnnmcu.boards import loader, provision
 from rnnmcu.boards.loader import list_boards, load_board, load_board_file
@@ -226,3 +226,18 @@ def test_elf_sizes_match_the_size_tool(tmp_path, fake_firmware):
                          capture_output=True, text=True, check=True).stdout.splitlines()[1].split()
     text, data, bss = (int(v) for v in out[:3])
     assert (result.flash_bytes, result.ram_bytes) == (text + data, data + bss)
+
+
+def test_qemu_monitor_only_when_asked(tmp_path):
+    """QEMU runs without a monitor; target.running(monitor=PATH) gives it one on a Unix socket
+    (bench/footprint.py reads the painted stack through it)."""
+    b = load_board("qemu-m4")
+    fw = tmp_path / "fw.elf"
+    plain = emulator.emulator_command(b, fw, 1234)
+    assert plain[plain.index("-monitor") + 1] == "none"
+    with_mon = emulator.emulator_command(b, fw, 1234, monitor=str(tmp_path / "m.sock"))
+    assert with_mon[with_mon.index("-monitor") + 1] == f"unix:{tmp_path / 'm.sock'},server=on,wait=off"
+    assert with_mon.count("-monitor") == 1 and emulator.QEMU_FLAGS.count("none") >= 1
+    with pytest.raises(InputError, match="no QEMU monitor"):
+        with target.running(load_board("host"), fw, monitor=str(tmp_path / "m.sock")):
+            pass
