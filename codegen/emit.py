@@ -20,8 +20,8 @@ from rnnmcu.codegen.quantize import check_narrow
 from rnnmcu.codegen.qmodel import QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax
 
 DEFAULT_WINDOW_STEPS = 128
-CELL_ENUM = {"simple": "RNNMCU_CELL_SIMPLE", "lstm": "RNNMCU_CELL_LSTM", "gru": "RNNMCU_CELL_GRU",
-             "peephole_lstm": "RNNMCU_CELL_LSTM", "peephole_gru": "RNNMCU_CELL_GRU"}
+# rnnmcu_cell_t of each IR cell: its kind's enum name in rnnmcu_facts.h
+CELL_ENUM = {c.name: f"RNNMCU_CELL_{c.kind.upper()}" for c in facts.CELLS}
 MERGE_ENUM = {"concat": "RNNMCU_MERGE_CONCAT", "sum": "RNNMCU_MERGE_SUM", "mul": "RNNMCU_MERGE_MUL",
               "ave": "RNNMCU_MERGE_AVE"}
 CTYPE = {"int8": "int8_t", "int16": "int16_t", "float32": "float"}
@@ -114,9 +114,9 @@ def _step_fn(l, prec: str) -> str:
 
 
 def _has_c(l) -> bool:
-    """Whether a recurrent pass keeps an int16 state c beside h: an LSTM's cell, an int8 GRU's
-    16-bit state (state16)."""
-    return _base(l.cell) == "lstm" or bool(getattr(l, "state16", False))
+    """Whether a recurrent pass keeps a state c beside h: an LSTM's cell, an int8 GRU's 16-bit
+    state (state16); a float pass when its cell keeps one in float32."""
+    return l.has_c if isinstance(l, QRecurrent) else facts.CELL[l.cell].keeps_second_state("float32")
 
 
 def _out_dim(l) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnmcu import ir
+from rnnmcu import facts, ir
 from rnnmcu.codegen import float_ref, qref
 from rnnmcu.codegen.qmodel import (QActivation, QBidirectional, QDense, QModel, QRecurrent, QSoftmax,
                                    act_range)
@@ -40,12 +40,12 @@ INT16_MAX = 32767
 def _rec_scales(ql: QRecurrent, tensor: str) -> tuple[np.ndarray, float]:
     """Per column: the real value of one integer unit, and the largest integer the tensor holds."""
     n = ql.units
-    if tensor == "pre":
-        kinds = {"lstm": "rrar", "gru": "rra", "simple": "a"}[ql.base_cell]
-        s = np.concatenate([np.full(n, ql.s_pre_rec if k == "r" else ql.s_pre_act) for k in kinds])
+    kind = facts.KIND[ql.base_cell]
+    if tensor == "pre":  # by gate: the candidate's at the activation's scale, the others' at the gates'
+        s = np.concatenate([np.full(n, ql.s_pre_act if g == kind.act_gate else ql.s_pre_rec) for g in kind.gates])
         return s, INT16_MAX
     if tensor == "gate":
-        return np.full((3 if ql.base_cell == "lstm" else 2) * n, 2.0 ** -ql.q), INT16_MAX
+        return np.full(len(kind.rec_gates) * n, 2.0 ** -ql.q), INT16_MAX
     if tensor == "cand":
         return np.full(n, ql.s_c if ql.base_cell == "lstm" else ql.s_h / 2 ** ql.k), INT16_MAX
     if tensor == "c":  # an LSTM's cell, or an int8 GRU's 16-bit state (h at s_h / 2^k)
@@ -59,10 +59,10 @@ def trace_layout(ql) -> list[tuple[str, int, int]]:
     gate (R*n), cand (n), c (n, LSTM or an int8 GRU's 16-bit state), h (n); a Dense layer's pre and
     out; an Activation or Softmax layer's out."""
     if isinstance(ql, QRecurrent):
-        n, base = ql.units, ql.base_cell
-        G, R = {"lstm": (4, 3), "gru": (3, 2), "simple": (1, 0)}[base]
+        n, kind = ql.units, facts.KIND[ql.base_cell]
+        G, R = len(kind.gates), len(kind.rec_gates)
         parts = [("pre", G * n)] + ([("gate", R * n), ("cand", n)] if R else [])
-        parts += [("c", n)] if base == "lstm" or ql.state16 else []
+        parts += [("c", n)] if ql.has_c else []
         parts += [("h", n)]
     elif isinstance(ql, QDense):
         d = int(ql.w.shape[0])
@@ -86,8 +86,7 @@ def tensor_scales(q: QModel) -> dict[str, tuple[np.ndarray, int]]:
 
     def rec(ql: QRecurrent, tag: str) -> None:
         for t in ("pre", "gate", "cand", "c", "h"):
-            if t == "gate" and ql.base_cell == "simple" or t == "cand" and ql.base_cell == "simple" \
-                    or t == "c" and not (ql.base_cell == "lstm" or ql.state16):
+            if t in ("gate", "cand") and not facts.KIND[ql.base_cell].rec_gates or t == "c" and not ql.has_c:
                 continue
             s, lim = _rec_scales(ql, t)
             out[f"{tag}.{t}"] = (s, amax if lim is None else lim)

@@ -73,6 +73,12 @@ class QRecurrent:
     def base_cell(self) -> str:
         return facts.CELL[self.cell].kind
 
+    @property
+    def has_c(self) -> bool:
+        """Whether the pass keeps an int16 state c beside h: an LSTM's cell (its cell keeps one
+        in every integer precision), an int8 GRU's 16-bit state (state16)."""
+        return self.state16 or facts.CELL[self.cell].keeps_second_state("int16")
+
 
 @dataclass
 class QBidirectional:

@@ -26,12 +26,20 @@ class CellKind:
     second_state: tuple[str, ...] = ()
     # the gates a peephole variant's peephole weights feed (rows of the IR's p, in this order)
     peephole_gates: tuple[str, ...] = ()
+    # the gate through the cell's activation (the candidate); the others go through the recurrent
+    # activation (sigmoid by default)
+    act_gate: str = "h"
+
+    @property
+    def rec_gates(self) -> tuple[str, ...]:
+        """The gates through the recurrent activation, in the weights' order."""
+        return tuple(g for g in self.gates if g != self.act_gate)
 
 
 CELL_KINDS = (
     CellKind("simple", 0, ("h",)),
-    CellKind("lstm", 1, ("i", "f", "c", "o"), ("int8", "int16", "float32"), ("i", "f", "o")),
-    CellKind("gru", 2, ("z", "r", "h"), ("int8",), ("z",)),
+    CellKind("lstm", 1, ("i", "f", "c", "o"), ("int8", "int16", "float32"), ("i", "f", "o"), "c"),
+    CellKind("gru", 2, ("z", "r", "h"), ("int8",), ("z",), "h"),
 )
 
 
