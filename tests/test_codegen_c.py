@@ -129,6 +129,29 @@ def test_tiled_steps_match_reference(tmp_path_factory, cell, reset_after):
             assert got.shape == exp.shape and np.array_equal(got, exp), (precision, wide)
 
 
+def test_lstm_with_no_gate_fraction_bits_matches_reference(tmp_path_factory):
+    """A recurrent activation with a huge range (relu on large weights) leaves the gates no
+    fractional bits (q = 0): the LSTM cell update then sums its products in 64 bits
+    (rnnmcu_lstm_c64, out of line), bit-exact with the reference in both widths."""
+    checked = []
+    for scale in np.geomspace(20, 30, 5):
+        rng = np.random.default_rng(1)
+        layer = random_recurrent(rng, "lstm", 4, 6, recurrent_activation="relu", scale=float(scale))
+        model = ir.Model(name="m", input_dim=4, layers=[layer], norm_mean=np.zeros(4), norm_std=np.ones(4))
+        x, L = sensor_data(rng, model, 3, 3, False)
+        for precision in ("int8", "int16"):
+            try:
+                q = quantize.quantize(model, x, L, precision)
+            except quantize.QuantizationError:  # beyond even q = 0: refused, with a next step
+                continue
+            if q.layers[0].q != 0:
+                continue
+            got = c_outputs(model, q, x, L, tmp_path_factory.mktemp("q0"))
+            assert np.array_equal(got, expected_stream(model, q, x, L)), (scale, precision)
+            checked.append(precision)
+    assert set(checked) == {"int8", "int16"}, checked
+
+
 @pytest.mark.parametrize("cell", ["simple", "lstm", "peephole_lstm", "gru", "peephole_gru"])
 def test_plain_steps_match_tiled(tmp_path_factory, cell):
     """The readable reference steps (rnnmcu_rnn_step_plain.c: untiled, one unit at a time) give the

@@ -6,9 +6,9 @@
  * codegen/qref.py's lstm_step is the same arithmetic in numpy. */
 #include "rnnmcu_step.h"
 
-/* c_t and h_t of the tile's units from their gate values (ax, 4 rows per unit); q_pos: q > 0 */
+/* c_t and h_t of the tile's units from their gate values (ax, 4 rows per unit) */
 RNNMCU_ALWAYS_INLINE void rnnmcu_lstm_units(const rnnmcu_rnn_q_t *p, const int32_t *ax, uint32_t u0, uint32_t tu,
-                                            void *hn, int16_t *c, const int q_pos, const int bits)
+                                            void *hn, int16_t *c, const int bits)
 {
     const int32_t q = p->q, qk = p->q + p->k, cs = p->cs; /* loaded once: see rnnmcu_lstm_h */
     const int16_t *const tab_out = p->tab_out;
@@ -16,7 +16,7 @@ RNNMCU_ALWAYS_INLINE void rnnmcu_lstm_units(const rnnmcu_rnn_q_t *p, const int32
     c += u0;
     for (j = 0; j < tu; j++, ax += 4) {
         const int32_t c_new = rnnmcu_lstm_c(ax[RNNMCU_LSTM_GATE_I], ax[RNNMCU_LSTM_GATE_F], ax[RNNMCU_LSTM_GATE_C],
-                                            (int32_t)c[j], q, q_pos);
+                                            (int32_t)c[j], q);
         rnnmcu_act_put(hn, u0 + j, rnnmcu_lstm_h(tab_out, cs, qk, ax[RNNMCU_LSTM_GATE_O], c_new, bits), bits);
         c[j] = (int16_t)c_new;
         RNNMCU_TRACE_PUT(RNNMCU_TR_C(4u, 3u, p->units, u0 + j), c_new);
@@ -47,10 +47,7 @@ RNNMCU_ALWAYS_INLINE void rnnmcu_lstm_tile(const rnnmcu_rnn_q_t *p, int32_t *ax,
                                                 RNNMCU_TR_PRE(p->units, 3u, u0 + r / 4u),
                                                 RNNMCU_TR_GATE(4u, p->units, 2u, u0 + r / 4u));
     }
-    if (p->q > 0)
-        rnnmcu_lstm_units(p, ax, u0, tu, hn, c, 1, bits);
-    else
-        rnnmcu_lstm_units(p, ax, u0, tu, hn, c, 0, bits);
+    rnnmcu_lstm_units(p, ax, u0, tu, hn, c, bits);
 }
 
 /* ---- the tiles, one phase per activation width and input form ---- */

@@ -38,7 +38,7 @@ RNNMCU_ALWAYS_INLINE void rnnmcu_peephole_lstm_tile(const rnnmcu_rnn_q_t *p, int
         for (j = 0; j < tu; j++) {
             const uint32_t r = 4u * j;
             const int32_t c_new = rnnmcu_lstm_c(ax[r + RNNMCU_LSTM_GATE_I], ax[r + RNNMCU_LSTM_GATE_F],
-                                                ax[r + RNNMCU_LSTM_GATE_C], (int32_t)c[j], q, q > 0);
+                                                ax[r + RNNMCU_LSTM_GATE_C], (int32_t)c[j], q);
             const int32_t zo = rnnmcu_pre(rq, ax, ah, r + RNNMCU_LSTM_GATE_O, px) +
                                rnnmcu_peep(p, pp[2u * n + j] * c_new, 2u);
             const int32_t o = RNNMCU_TAB(tab_rec, zo, RNNMCU_TR_PRE(n, 3u, u0 + j), RNNMCU_TR_GATE(4u, n, 2u, u0 + j));

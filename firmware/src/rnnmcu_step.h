@@ -142,13 +142,21 @@ RNNMCU_ALWAYS_INLINE int32_t rnnmcu_peep(const rnnmcu_rnn_q_t *p, int32_t pv, ui
 
 /* LSTM: c_t = f * c_{t-1} + i * g, saturated to int16.  Each product is at most 2^30, so with
  * q >= 1 (every bounded gate activation) the sum of the two shifted products fits in int32; q = 0
- * (an unbounded recurrent activation with a huge range) takes the 64-bit sum.  q_pos: q > 0, a
- * constant (the callers test it once per tile, each case a loop of its own). */
-RNNMCU_ALWAYS_INLINE int32_t rnnmcu_lstm_c(int32_t i, int32_t f, int32_t g, int32_t c, int32_t q, const int q_pos)
+ * (an unbounded recurrent activation with a huge range) takes the 64-bit sum, out of line (a
+ * function of its own: the common case's loop keeps its registers). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline, cold))
+#endif
+static int32_t rnnmcu_lstm_c64(int32_t i, int32_t f, int32_t g, int32_t c)
 {
-    if (q_pos)
+    return rnnmcu_sat16((int64_t)f * c + (int64_t)i * g);
+}
+
+RNNMCU_ALWAYS_INLINE int32_t rnnmcu_lstm_c(int32_t i, int32_t f, int32_t g, int32_t c, int32_t q)
+{
+    if (q > 0)
         return rnnmcu_sat16_32(rnnmcu_rshr(f * c, q) + rnnmcu_rshr(i * g, q));
-    return rnnmcu_sat16((int64_t)rnnmcu_rshr(f * c, q) + rnnmcu_rshr(i * g, q));
+    return rnnmcu_lstm_c64(i, f, g, c);
 }
 
 /* LSTM: h_t = o * out_act(c_t), c_t shifted left by cs (saturating) into tab_out's domain, the
