@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from rnnmcu import ir, stream
-from rnnmcu.codegen import qmodel, quantize, stream_policy
-from rnnmcu.codegen.stream_policy import Policy, PolicyConfig, PolicyError
-from rnnmcu.trainer import stream_data
+from rnnmcu.codegen import qmodel, quantize
+from rnnmcu.stream import policy as stream_policy
+from rnnmcu.stream.policy import Policy, PolicyConfig, PolicyError
+from rnnmcu.stream import data as stream_data
 
 from codegen_helpers import random_recurrent
 

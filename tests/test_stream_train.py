@@ -2,16 +2,15 @@
 and evaluated on a held-out recording with event metrics.  Tiny: a few seconds of training."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from rnnmcu import api, stream
-from rnnmcu.trainer import stream_data
+from rnnmcu.stream import data as stream_data
 
 
 @pytest.mark.slow
 def test_stream_train_convert_and_stream_eval(tmp_path):
-    from rnnmcu.trainer import stream_train
+    from rnnmcu.stream import train as stream_train
 
     tr, te = tmp_path / "tr.npz", tmp_path / "te.npz"
     stream_data.write_stream(str(tr), classes=3, gestures=12, seed=1)

@@ -1,6 +1,6 @@
 """Click commands of the streaming classifier: `rnnmcu app`, `replay`, `stream-eval`,
 `stream-data`, `stream-train`.  Each only parses arguments and calls a plain function
-(rnnmcu.stream, rnnmcu.trainer.stream_data, rnnmcu.trainer.stream_train)."""
+(rnnmcu.stream: the app, replay and eval in __init__, policy, data, train)."""
 from __future__ import annotations
 
 import json
@@ -170,7 +170,7 @@ def stream_eval(model_path: str, data: str, as_json: bool, **kw: Any) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 def stream_data(out_path: str, classes: int, gestures: int, channels: int, seed: int) -> None:
     """A long synthetic IMU recording with gestures at known times (.npz)."""
-    from rnnmcu.trainer import stream_data as sd
+    from rnnmcu.stream import data as sd
 
     click.echo(json.dumps(sd.write_stream(out_path, classes=classes, gestures=gestures, channels=channels,
                                           seed=seed)))
@@ -190,7 +190,7 @@ def stream_data(out_path: str, classes: int, gestures: int, channels: int, seed:
 def stream_train(data: tuple[str, ...], out_path: str, cell: str, units: int, window: int, epochs: int,
                  labels: str, seed: int) -> None:
     """Train for streaming on long recordings (state carried across consecutive windows)."""
-    from rnnmcu.trainer import stream_train as st
+    from rnnmcu.stream import train as st
 
     click.echo(json.dumps(st.train_stream(list(data), out_path, cell=cell, units=units, window=window,
                                           epochs=epochs, labels=labels, seed=seed), default=str))

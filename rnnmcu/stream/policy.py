@@ -418,9 +418,9 @@ def config_files(model_name: str, precision: str, cfg: PolicyConfig, *, rate_mhz
     c = [banner,
          f'#include "{model_name}_model.h"\n#include "rnnmcu_policy.h"\n#include "rnnmcu_stream.h"\n'
          '#include "rnnmcu_stream_config.h"\n\n',
-         f"static int32_t rnnmcu_stream_ema[RNNMCU_STREAM_N_CLASSES];\n",
-         f"static uint8_t rnnmcu_stream_votes[RNNMCU_STREAM_MAJORITY_K];\n",
-         f"static uint16_t rnnmcu_stream_counts[RNNMCU_STREAM_N_CLASSES + 1u];\n",
+         "static int32_t rnnmcu_stream_ema[RNNMCU_STREAM_N_CLASSES];\n",
+         "static uint8_t rnnmcu_stream_votes[RNNMCU_STREAM_MAJORITY_K];\n",
+         "static uint16_t rnnmcu_stream_counts[RNNMCU_STREAM_N_CLASSES + 1u];\n",
          f"static {T} rnnmcu_stream_y[RNNMCU_STREAM_N_CLASSES];\n\n",
          "static const char *const rnnmcu_stream_names[RNNMCU_STREAM_N_CLASSES] = {\n"
          + "".join(f"    {_c_str(n)},\n" for n in names) + "};\n\n",
