@@ -35,7 +35,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from rnnmcu import platformio, target  # noqa: E402
+from rnnmcu import target  # noqa: E402
+from rnnmcu.boards import platformio  # noqa: E402
 from rnnmcu.boards.loader import load_board  # noqa: E402
 from rnnmcu.codegen import emit, quantize  # noqa: E402
 

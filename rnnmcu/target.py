@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from rnnmcu import emulator, platformio
+from rnnmcu.boards import emulator, platformio
 from rnnmcu.boards.loader import Board, load_board
 from rnnmcu.errors import InputError
 from rnnmcu.hil.device import Device
@@ -34,7 +34,7 @@ def build(board: Board | str, gen_dir: PathLike, work_dir: PathLike, *, project:
           **options: Any) -> platformio.BuildResult:
     """Lay out the firmware project for ``board`` around the generated model C in ``gen_dir``
     (``work_dir``/``project``) and build it.  ``options`` go to
-    :func:`rnnmcu.platformio.generate_project` (``arch``, ``trace``, ``app``, ``framework``,
+    :func:`rnnmcu.boards.platformio.generate_project` (``arch``, ``trace``, ``app``, ``framework``,
     ``baud``)."""
     b = _board(board)
     proj = platformio.generate_project(b, gen_dir, Path(work_dir) / project, **options)

@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from rnnmcu import platformio, target
+from rnnmcu import target
+from rnnmcu.boards import platformio
 from rnnmcu.boards.loader import Board, load_board
 from rnnmcu.hil import Device
 

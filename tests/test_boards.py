@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rnnmcu import emulator, platformio, target
+from rnnmcu import target
+from rnnmcu.boards import emulator, platformio
 from rnnmcu.cli import board as board_cli
 from rnnmcu.boards import loader, provision
 from rnnmcu.boards.loader import list_boards, load_board, load_board_file

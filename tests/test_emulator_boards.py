@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from rnnmcu import emulator, platformio
+from rnnmcu.boards import emulator, platformio
 from rnnmcu.boards.loader import load_board
 from rnnmcu.hil import Device, codec, open_transport
 from rnnmcu.hil.codec import MsgType

@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from rnnmcu import ir, platformio
+from rnnmcu import ir
+from rnnmcu.boards import platformio
 from rnnmcu.boards import provision
 from rnnmcu.boards.loader import list_boards, load_board
 from rnnmcu.codegen import emit, qmodel, qref, quantize

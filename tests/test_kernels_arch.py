@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnmcu import api, ir, platformio
+from rnnmcu import api, ir
+from rnnmcu.boards import platformio
 from rnnmcu.boards.loader import load_board
 from rnnmcu.codegen import layout, qmodel, qref, quantize
 from rnnmcu.data import Dataset, save_npz

@@ -207,7 +207,7 @@ def test_host_board_events_equal_the_host_simulation_with_masked_samples(tmp_pat
 
 @pytest.mark.emulator
 def test_qemu_m4_replay_at_sensor_rate_no_drops_keeps_up_and_notices_gaps(tmp_path, recording):
-    from rnnmcu import emulator
+    from rnnmcu.boards import emulator
     from rnnmcu.boards.loader import load_board
     from rnnmcu.hil.transport import open_transport
 

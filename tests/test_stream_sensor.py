@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnmcu import ir, platformio, stream
+from rnnmcu import ir, stream
+from rnnmcu.boards import platformio
 from rnnmcu.boards.loader import load_board
 from rnnmcu.codegen import qmodel, quantize
 

@@ -171,7 +171,7 @@ def test_unreachable_port(work):
 @pytest.fixture(scope="module")
 def gru_firmware(work):
     """The host-board firmware built for gru.rnnmcu."""
-    from rnnmcu import platformio
+    from rnnmcu.boards import platformio
     from rnnmcu.codegen import emit, qmodel
 
     model, q = qmodel.load(str(work / "gru.rnnmcu"))

@@ -81,9 +81,9 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
     in the int16 layout (twice their flash; faster on Cortex-M with DSP and on Xtensa);
     ``input_projections``: run() computes the first layer's W x that many steps at a time;
     ``trace``: the TRACE debug build (rnnmcu inspect --port reads its intermediate tensors).  Returns
-    rnnmcu.platformio.BuildResult; a real board that cannot be built here raises ToolchainError
+    rnnmcu.boards.platformio.BuildResult; a real board that cannot be built here raises ToolchainError
     after writing the project (its message names the folder and the command to finish)."""
-    from rnnmcu import platformio
+    from rnnmcu.boards import platformio
 
     b = (board if isinstance(board, Board) else load_board(board)).with_framework(framework)
     model = Path(model_path)
@@ -193,7 +193,7 @@ def flash_firmware(board: Board | str | None, port: str,
                    project_dir: str | os.PathLike[str] | None = None) -> Path:
     """Upload a built project (rnnmcu build) to a real board on ``port``.  Without ``board`` it
     is read from the project (``project_dir``, else the one real-board project under out/)."""
-    from rnnmcu import platformio
+    from rnnmcu.boards import platformio
 
     if board is None:
         if project_dir is not None:
@@ -240,7 +240,7 @@ def _tool_kind(cmd: str) -> str:
 def doctor_report() -> dict[str, Any]:
     """What is installed, what each board needs and what is missing; never raises for a
     missing tool.  Keys: platformio, platforms, tools, serial_ports, boards."""
-    from rnnmcu import platformio
+    from rnnmcu.boards import platformio
     from rnnmcu.boards import provision
 
     report: dict[str, Any] = {}

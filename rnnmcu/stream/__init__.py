@@ -147,7 +147,7 @@ def app(board_name: str, model_path: str, out_dir: str, opts: StreamOptions, *,
         wide: bool = False) -> dict[str, Any]:
     """Generate (and build) the streaming firmware for a board.  ``dry_run``: only the figures;
     ``wide``: int16 recurrent weights (rnnmcu build --wide-weights)."""
-    from rnnmcu import platformio
+    from rnnmcu.boards import platformio
     from rnnmcu.boards.loader import load_board
 
     b = load_board(board_name).with_framework(framework)

@@ -1,7 +1,7 @@
 """Run a firmware on an emulated board (QEMU) with its UART on a loopback TCP socket.
 
     from rnnmcu.boards.loader import load_board
-    from rnnmcu.emulator import launch
+    from rnnmcu.boards.emulator import launch
     with launch(load_board("qemu-m4"), "build/firmware.elf") as url:   # "socket://127.0.0.1:P"
         with Device(open_transport(url)) as dev:
             dev.sync()

@@ -1,6 +1,6 @@
 """Firmware projects for a board: generate a complete PlatformIO project, build it, check its size.
 
-    from rnnmcu.platformio import generate_project, build
+    from rnnmcu.boards.platformio import generate_project, build
     proj = generate_project("qemu-m4", "gen/", "out/fw-qemu-m4")  # gen/: the generated model C
     result = build(proj, "qemu-m4")     # -> BuildResult(firmware_path, flash_bytes, ram_bytes)
 
