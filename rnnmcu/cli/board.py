@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from rnnmcu.boards import loader
+from rnnmcu.cli import ExistingFile
 from rnnmcu.boards.loader import Board, list_boards, load_board
 from rnnmcu.errors import InputError, ToolchainError
 
@@ -117,6 +118,7 @@ def build_firmware(board: Board | str, model_path: str | os.PathLike[str],
 @click.option("--board", "-b", "board_name", required=True, metavar="BOARD",
               help="Board to build for (see `rnnmcu boards`).")
 @click.option("--model", "-m", "model_path", required=True, metavar="MODEL.rnnmcu",
+              type=ExistingFile("model file", "convert a Keras model first: rnnmcu convert model.keras -o model.rnnmcu"),
               help="Converted model (rnnmcu convert).")
 @click.option("-o", "--output", "out_dir", default=None, metavar="DIR",
               help="Project folder (default out/fw-BOARD).")

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from rnnmcu.cli import ExistingFile
 from rnnmcu.trainer.spec import CELLS, MERGE_MODES
 
 
@@ -21,10 +22,11 @@ def _emit(result: Any, as_json: bool, title: str | None = None) -> None:
 
 
 @click.command("train")
-@click.argument("data_path", metavar="DATA")
+@click.argument("data_path", metavar="DATA",
+                type=ExistingFile("data file", "make a dataset with `rnnmcu data synth -o data.npz`, or pass a CSV"))
 @click.option("-o", "--output", "out_path", required=True, metavar="MODEL.keras",
               help="Where to save the trained Keras model (.keras).")
-@click.option("--spec", "spec_file", metavar="FILE.toml", help="Model/training spec; flags override it.")
+@click.option("--spec", "spec_file", metavar="FILE.toml", type=ExistingFile("spec file"), help="Model/training spec; flags override it.")
 @click.option("--cell", type=click.Choice(CELLS), help="Recurrent cell (default gru).")
 @click.option("--units", type=click.IntRange(1, 4096), help="Units per recurrent layer (default 32).")
 @click.option("--layers", type=click.IntRange(1, 16), help="Stacked recurrent layers (default 1).")
@@ -163,7 +165,7 @@ def synth(out_path: str, kind: str, classes: int, per_class: int | None, steps: 
 
 
 @data.command("convert")
-@click.argument("csv_path", metavar="DATA.csv")
+@click.argument("csv_path", metavar="DATA.csv", type=ExistingFile("CSV file"))
 @click.option("-o", "--output", "out_path", required=True, metavar="FILE.npz")
 @click.option("--variable-length", is_flag=True, help="Pad sequences of different lengths and write lengths.")
 @click.option("--window", type=click.IntRange(1), help="Treat the CSV as one labelled stream and window it.")
