@@ -243,45 +243,47 @@ RNNMCU_ALWAYS_INLINE void *rnnmcu_tile_hn(const rnnmcu_rnn_q_t *p, int32_t *ah, 
     return ah + G * RNNMCU_TILE_MIN(G, p->units);
 }
 
+/* The widened x (and after it h) of a step on RNNMCU_S8_VIA_S16: the words after its own */
+RNNMCU_ALWAYS_INLINE int16_t *rnnmcu_tile_xw(const rnnmcu_rnn_q_t *p, int32_t *scratch, uint32_t G)
+{
+    return (int16_t *)(void *)(scratch + RNNMCU_RNN_SCRATCH_WORDS(G, p->units, 1u));
+}
+
+RNNMCU_ALWAYS_INLINE int16_t *rnnmcu_tile_hw(const rnnmcu_rnn_q_t *p, int32_t *scratch, uint32_t G)
+{
+    return rnnmcu_tile_xw(p, scratch, G) + 2u * ((p->input_dim + 1u) / 2u);
+}
+
 /* One tiled step: for each tile, W x (unless it comes as px: in == RNNMCU_IN_PX, x unused) and
- * U h, then the tile function. */
+ * U h, then the tile function.  On RNNMCU_S8_VIA_S16 an int8 step widens x (when it multiplies
+ * it) and h once, and its products read the copies.  The layer's fields and the vectors'
+ * addresses are read where used, not kept across the calls: fewer values live across calls, a
+ * smaller frame. */
 RNNMCU_ALWAYS_INLINE void rnnmcu_tiled_step(const rnnmcu_rnn_q_t *p, const void *x, int32_t *px, void *h,
                                             int16_t *c, int32_t *scratch, const uint32_t G, const int bits,
                                             const int wide, const int in, rnnmcu_tile_fn *tile)
 {
-    const void *const w = wide ? (const void *)p->w16 : (const void *)p->w;
-    const void *const u = wide ? (const void *)p->u16 : (const void *)p->u;
     const int via16 = bits == 8 && RNNMCU_S8_VIA_S16;
-    const void *xv = x, *hv = h; /* the vectors the products read */
-    int xbits = in == RNNMCU_IN_X16 ? 16 : bits, hbits = bits;
-    int32_t *const ah = scratch + rnnmcu_ah_at(p, G, in);
+    const int xbits = in == RNNMCU_IN_X16 || via16 ? 16 : bits, hbits = via16 ? 16 : bits;
     uint32_t u0;
-    if (via16) { /* x (when the step multiplies it) and h widened once, after the step's own words */
-        int16_t *const xw = (int16_t *)(void *)(scratch + RNNMCU_RNN_SCRATCH_WORDS(G, p->units, 1u));
-        int16_t *const hw = xw + 2u * ((p->input_dim + 1u) / 2u);
-        if (in == RNNMCU_IN_X) {
-            rnnmcu_widen((const int8_t *)x, p->input_dim, xw);
-            xv = xw;
-            xbits = 16;
-        }
-        rnnmcu_widen((const int8_t *)h, p->units, hw);
-        hv = hw;
-        hbits = 16;
+    if (via16) {
+        if (in == RNNMCU_IN_X)
+            rnnmcu_widen((const int8_t *)x, p->input_dim, rnnmcu_tile_xw(p, scratch, G));
+        rnnmcu_widen((const int8_t *)h, p->units, rnnmcu_tile_hw(p, scratch, G));
     }
-    /* p->units and p->input_dim are read where used, not kept across the calls: fewer values live
-     * across calls, a smaller frame */
     for (u0 = 0; u0 < p->units; u0 += RNNMCU_TILE_UNITS(G)) {
         const uint32_t tu = p->units - u0 < RNNMCU_TILE_UNITS(G) ? p->units - u0 : RNNMCU_TILE_UNITS(G);
-        int32_t *ax = scratch;
-        if (in == RNNMCU_IN_PX)
-            ax = px + G * u0;
-        else
-            rnnmcu_mv_rows(w, wide, G * u0, xv, xbits, G * tu, p->input_dim, scratch);
-        rnnmcu_mv_rows(u, wide, G * u0, hv, hbits, G * tu, p->units, ah);
-        tile(p, ax, ah, u0, tu, h, c);
+        int32_t *const ah = scratch + rnnmcu_ah_at(p, G, in);
+        if (in != RNNMCU_IN_PX)
+            rnnmcu_mv_rows(wide ? (const void *)p->w16 : (const void *)p->w, wide, G * u0,
+                           via16 && in == RNNMCU_IN_X ? (const void *)rnnmcu_tile_xw(p, scratch, G) : x, xbits,
+                           G * tu, p->input_dim, scratch);
+        rnnmcu_mv_rows(wide ? (const void *)p->u16 : (const void *)p->u, wide, G * u0,
+                       via16 ? (const void *)rnnmcu_tile_hw(p, scratch, G) : h, hbits, G * tu, p->units, ah);
+        tile(p, in == RNNMCU_IN_PX ? px + G * u0 : scratch, ah, u0, tu, h, c);
     }
     if (!via16 && p->units > RNNMCU_TILE_UNITS(G))
-        memcpy(h, ah + G * RNNMCU_TILE_UNITS(G),
+        memcpy(h, scratch + rnnmcu_ah_at(p, G, in) + G * RNNMCU_TILE_UNITS(G),
                (p->units - 1u) / RNNMCU_TILE_UNITS(G) * RNNMCU_TILE_UNITS(G) * (uint32_t)(bits / 8));
 }
 
